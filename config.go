@@ -1,0 +1,159 @@
+package getty
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults used for zero-valued option fields.
+const (
+	DefaultMaxPackageSize   = 4 << 20
+	DefaultReadBufferSize   = 4 << 10
+	DefaultMaxReadBuffer    = 64 << 10
+	DefaultMaxWriteBacklog  = 4 << 20
+	DefaultWriteTimeout     = 10 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultReconnectMin     = 100 * time.Millisecond
+	DefaultReconnectMax     = 30 * time.Second
+	DefaultDialTimeout      = 10 * time.Second
+)
+
+// Options are the session settings shared by servers and clients. The zero
+// value is ready to use: every zero field takes the default it documents.
+type Options struct {
+	// Logger receives structured logs. Default: discard.
+	Logger *slog.Logger
+
+	// MaxPackageSize caps one encoded package (and one transport message),
+	// checked before allocation. Default DefaultMaxPackageSize (4 MiB).
+	MaxPackageSize int
+
+	// ReadBufferSize is a stream session's initial read buffer. The buffer
+	// grows while reads keep filling it, up to MaxReadBufferSize (or to the
+	// size of one large package), and shrinks back when traffic calms.
+	// Defaults: 4 KiB and 64 KiB.
+	ReadBufferSize    int
+	MaxReadBufferSize int
+
+	// ReadTimeout closes a session whose peer sent nothing for this long
+	// (cause ErrReadTimeout). Default 0: no idle limit. Checked by the shared
+	// timing wheel, so it costs nothing per read.
+	ReadTimeout time.Duration
+	// WriteTimeout closes a session when one flush to the socket stalls for
+	// this long (cause ErrWriteTimeout), and bounds the final flush of a
+	// graceful close. Default DefaultWriteTimeout (10 s); negative: no limit.
+	WriteTimeout time.Duration
+	// HandshakeTimeout bounds a transport handshake (TLS) before OnOpen.
+	// Default DefaultHandshakeTimeout (10 s); negative: no limit.
+	HandshakeTimeout time.Duration
+	// CronPeriod is the interval of OnCron calls. Default 0: no cron.
+	CronPeriod time.Duration
+	// TimerTick is the resolution of the shared timing wheel that drives
+	// timeouts and cron. Default 10 ms.
+	TimerTick time.Duration
+
+	// MaxWriteBacklog bounds the bytes queued for writing on one session
+	// (besides the batch being written). Past it, Write returns
+	// ErrWriteQueueFull, or blocks when BlockOnBacklog is set (until the
+	// backlog drains, the session closes or WriteTimeout passes). A single
+	// write to an idle session is always accepted. Default 4 MiB.
+	MaxWriteBacklog int
+	BlockOnBacklog  bool
+
+	// TaskPool, when set, runs OnMessage and OnCron on the pool instead of
+	// the read loop. See TaskPool for ordering.
+	TaskPool TaskPool
+}
+
+// TaskPool runs handler work away from the read loop. Sessions submit with
+// their id as key; a pool that runs tasks of one key in submission order
+// keeps every session's callbacks ordered and never concurrent.
+type TaskPool interface {
+	Submit(key uint64, task func()) error
+}
+
+// ServerOptions configure a Server. The zero value is ready to use.
+type ServerOptions struct {
+	Options
+	// MaxSessions caps concurrent sessions; a connection beyond it is closed
+	// at once and counted as rejected. Default 0: no cap.
+	MaxSessions int
+}
+
+// ClientOptions configure a Client. The zero value is ready to use.
+type ClientOptions struct {
+	Options
+	// Connections is how many connections the client keeps open to its
+	// server. Default 1.
+	Connections int
+	// DialTimeout bounds one dial. Default 10 s.
+	DialTimeout time.Duration
+	// ReconnectMin and ReconnectMax bound the capped exponential backoff
+	// (with jitter) between attempts to replace a dropped connection.
+	// Defaults 100 ms and 30 s.
+	ReconnectMin time.Duration
+	ReconnectMax time.Duration
+	// NoReconnect leaves dropped connections down.
+	NoReconnect bool
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.MaxPackageSize < 0 || o.ReadBufferSize < 0 || o.MaxReadBufferSize < 0 || o.MaxWriteBacklog < 0 {
+		return o, fmt.Errorf("%w: sizes must not be negative", ErrInvalidOptions)
+	}
+	if o.ReadTimeout < 0 || o.CronPeriod < 0 || o.TimerTick < 0 {
+		return o, fmt.Errorf("%w: ReadTimeout, CronPeriod and TimerTick must not be negative", ErrInvalidOptions)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxPackageSize == 0 {
+		o.MaxPackageSize = DefaultMaxPackageSize
+	}
+	if o.ReadBufferSize == 0 {
+		o.ReadBufferSize = DefaultReadBufferSize
+	}
+	if o.MaxReadBufferSize == 0 {
+		o.MaxReadBufferSize = DefaultMaxReadBuffer
+	}
+	if o.MaxReadBufferSize < o.ReadBufferSize {
+		o.MaxReadBufferSize = o.ReadBufferSize
+	}
+	if o.MaxWriteBacklog == 0 {
+		o.MaxWriteBacklog = DefaultMaxWriteBacklog
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.HandshakeTimeout == 0 {
+		o.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	return o, nil
+}
+
+func (o ClientOptions) withDefaults() (ClientOptions, error) {
+	var err error
+	if o.Options, err = o.Options.withDefaults(); err != nil {
+		return o, err
+	}
+	if o.Connections < 0 || o.DialTimeout < 0 || o.ReconnectMin < 0 || o.ReconnectMax < 0 {
+		return o, fmt.Errorf("%w: client options must not be negative", ErrInvalidOptions)
+	}
+	if o.Connections == 0 {
+		o.Connections = 1
+	}
+	if o.DialTimeout == 0 {
+		o.DialTimeout = DefaultDialTimeout
+	}
+	if o.ReconnectMin == 0 {
+		o.ReconnectMin = DefaultReconnectMin
+	}
+	if o.ReconnectMax == 0 {
+		o.ReconnectMax = DefaultReconnectMax
+	}
+	if o.ReconnectMax < o.ReconnectMin {
+		o.ReconnectMax = o.ReconnectMin
+	}
+	return o, nil
+}

@@ -1,0 +1,3 @@
+module github.com/gettynet/getty
+
+go 1.25

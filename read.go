@@ -1,0 +1,255 @@
+package getty
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+)
+
+// smallReadsToShrink is how many consecutive small reads (under 1/8 of the
+// buffer) shrink a grown read buffer back to ReadBufferSize.
+const smallReadsToShrink = 16
+
+// readStream is the read loop of stream sessions. It returns the error that
+// ended reading.
+func (s *Session[T]) readStream() error {
+	e := s.e
+	o := &e.opts
+	bp := e.bufs.Get(o.ReadBufferSize)
+	defer func() { e.bufs.Put(bp) }()
+	buf := (*bp)[:cap(*bp)]
+	resize := func(size, keep int) {
+		nb := e.bufs.Get(size)
+		nbuf := (*nb)[:cap(*nb)]
+		copy(nbuf, buf[:keep])
+		e.bufs.Put(bp)
+		bp, buf = nb, nbuf
+	}
+	r, w, small := 0, 0, 0
+	for {
+		if w == len(buf) {
+			if r > 0 {
+				w = copy(buf, buf[r:w])
+				r = 0
+			} else if len(buf) >= o.MaxPackageSize {
+				return fmt.Errorf("%w: no package ends within %d bytes", ErrMessageTooLarge, o.MaxPackageSize)
+			} else {
+				resize(min(2*len(buf), o.MaxPackageSize), w)
+			}
+		}
+		n, err := s.stream.Read(buf[w:])
+		if n > 0 {
+			filled := w+n == len(buf)
+			w += n
+			s.bytesIn.Add(uint64(n))
+			s.lastRead.Store(e.wheel.Now())
+			used, derr := s.consume(buf[r:w])
+			r += used
+			if derr != nil {
+				return derr
+			}
+			if r == w {
+				r, w = 0, 0
+				switch {
+				case len(buf) > o.MaxReadBufferSize:
+					resize(o.ReadBufferSize, 0) // a large package passed
+					small = 0
+				case filled && len(buf) < o.MaxReadBufferSize:
+					resize(2*len(buf), 0) // the peer sends faster than we read
+					small = 0
+				case n < len(buf)/8 && len(buf) > o.ReadBufferSize:
+					if small++; small >= smallReadsToShrink {
+						resize(o.ReadBufferSize, 0)
+						small = 0
+					}
+				default:
+					small = 0
+				}
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) && r < w && !s.closing.Load() {
+				return fmt.Errorf("%w: connection closed inside a package (%d bytes pending)", io.ErrUnexpectedEOF, w-r)
+			}
+			return err
+		}
+		if s.closing.Load() {
+			return nil
+		}
+	}
+}
+
+// consume decodes and dispatches every whole package at the front of data
+// and reports how many bytes it used.
+func (s *Session[T]) consume(data []byte) (used int, err error) {
+	e := s.e
+	if e.opts.TaskPool == nil {
+		s.cb.Lock()
+		defer s.cb.Unlock()
+	}
+	corked := false
+	defer func() {
+		if corked {
+			s.w.uncork()
+		}
+	}()
+	for used < len(data) && !s.closing.Load() {
+		pkg, n, derr := e.codec.Decode(data[used:], e.opts.MaxPackageSize)
+		if derr != nil {
+			return used, &OpError{Op: "decode", Session: s.id, Addr: s.conn.RemoteAddr(), Err: derr}
+		}
+		if n == 0 {
+			break
+		}
+		if n < 0 || n > len(data)-used {
+			return used, &OpError{Op: "decode", Session: s.id, Addr: s.conn.RemoteAddr(),
+				Err: fmt.Errorf("%w: codec used %d of %d bytes", ErrBadPackage, n, len(data)-used)}
+		}
+		used += n
+		if !corked && used < len(data) {
+			s.w.cork()
+			corked = true
+		}
+		s.deliver(pkg, nil)
+	}
+	return used, nil
+}
+
+// readMessages is the read loop of message and packet sessions.
+func (s *Session[T]) readMessages() error {
+	e := s.e
+	for {
+		m, err := s.msgc.ReadMessage(e.opts.MaxPackageSize)
+		if err != nil {
+			var pe *PacketError
+			if errors.As(err, &pe) && !s.closing.Load() {
+				s.report(err)
+				continue
+			}
+			return err
+		}
+		s.bytesIn.Add(uint64(len(m.Data)))
+		s.lastRead.Store(e.wheel.Now())
+		if err := s.consumeMessage(m); err != nil {
+			if s.pktc == nil {
+				return err
+			}
+			s.report(&PacketError{Addr: m.Addr, Err: err})
+		}
+		if s.closing.Load() {
+			return nil
+		}
+	}
+}
+
+// consumeMessage decodes the packages of one message and dispatches them.
+func (s *Session[T]) consumeMessage(m Message) error {
+	e := s.e
+	if e.opts.TaskPool == nil {
+		s.cb.Lock()
+		defer s.cb.Unlock()
+	}
+	if mc := e.msgCodec; mc != nil {
+		pkg, err := mc.DecodeMessage(m)
+		if err != nil {
+			return &OpError{Op: "decode", Session: s.id, Addr: m.Addr, Err: err}
+		}
+		s.deliver(pkg, m.Addr)
+		return nil
+	}
+	corked := false
+	defer func() {
+		if corked {
+			s.w.uncork()
+		}
+	}()
+	data := m.Data
+	for len(data) > 0 {
+		pkg, n, err := e.codec.Decode(data, e.opts.MaxPackageSize)
+		if err == nil && (n <= 0 || n > len(data)) {
+			err = fmt.Errorf("%w: %d bytes at the end of a message are not a whole package", ErrBadPackage, len(data))
+		}
+		if err != nil {
+			return &OpError{Op: "decode", Session: s.id, Addr: m.Addr, Err: err}
+		}
+		data = data[n:]
+		if !corked && len(data) > 0 {
+			s.w.cork()
+			corked = true
+		}
+		s.deliver(pkg, m.Addr)
+	}
+	return nil
+}
+
+// deliver hands one package to the handler, inline or through the pool.
+func (s *Session[T]) deliver(pkg T, from net.Addr) {
+	s.pkgsIn.Add(1)
+	e := s.e
+	if pool := e.opts.TaskPool; pool != nil {
+		if e.detacher != nil {
+			pkg = e.detacher.Detach(pkg)
+		}
+		s.tasks.Add(1)
+		err := pool.Submit(s.id, func() {
+			defer s.tasks.Done()
+			if s.closing.Load() {
+				return
+			}
+			if err := s.safeCall(func() error { e.dispatch(s, pkg, from); return nil }); err != nil {
+				s.closeWith(err, true)
+			}
+		})
+		if err != nil {
+			s.tasks.Done()
+			s.closeWith(&OpError{Op: "dispatch", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}, true)
+		}
+		return
+	}
+	e.dispatch(s, pkg, from)
+}
+
+func (e *endpoint[T]) dispatch(s *Session[T], pkg T, from net.Addr) {
+	if from != nil && e.pktHandler != nil {
+		e.pktHandler.OnPacket(s, pkg, from)
+		return
+	}
+	e.handler.OnMessage(s, pkg)
+}
+
+// report passes a non-fatal error to OnError, serialized with the other
+// callbacks.
+func (s *Session[T]) report(err error) {
+	s.e.log.Debug("getty: packet dropped", "session", s.id, "err", err)
+	if s.e.opts.TaskPool == nil {
+		s.cb.Lock()
+		defer s.cb.Unlock()
+		s.e.handler.OnError(s, err)
+		return
+	}
+	s.tasks.Add(1)
+	if perr := s.e.opts.TaskPool.Submit(s.id, func() {
+		defer s.tasks.Done()
+		s.e.handler.OnError(s, err)
+	}); perr != nil {
+		s.tasks.Done()
+	}
+}
+
+// readCause turns the error that ended reading into the session's close
+// cause, and says whether the close may be graceful.
+func (s *Session[T]) readCause(err error) (error, bool) {
+	if s.closing.Load() {
+		return err, true // the cause is already set
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		return io.EOF, true
+	}
+	var op *OpError
+	if errors.As(err, &op) {
+		return err, true
+	}
+	graceful := errors.Is(err, ErrMessageTooLarge) || errors.Is(err, io.ErrUnexpectedEOF)
+	return &OpError{Op: "read", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}, graceful
+}

@@ -1,0 +1,294 @@
+package getty
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gettynet/getty/internal/timewheel"
+)
+
+// Session is one live connection: it reads, decodes and dispatches packages
+// to the Handler, and encodes and writes packages from any goroutine.
+//
+// Every method is safe for concurrent use. Writes from many goroutines keep
+// each package whole and are batched into as few system calls as possible.
+type Session[T any] struct {
+	e      *endpoint[T]
+	id     uint64
+	conn   Conn
+	stream net.Conn    // set for stream transports
+	msgc   MessageConn // set for message transports
+	pktc   PacketConn  // set for packet transports (msgc too)
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	cb sync.Mutex // serializes handler callbacks (without a TaskPool)
+
+	closeMu sync.Mutex // guards cause, graceful
+	cause   error
+	closing atomic.Bool
+	opened  bool // OnOpen ran; written before the read loop starts
+
+	w writer[T]
+
+	started   time.Time
+	lastRead  atomic.Int64 // coarse UnixNano
+	lastWrite atomic.Int64
+	bytesIn   atomic.Uint64
+	bytesOut  atomic.Uint64
+	pkgsIn    atomic.Uint64
+	pkgsOut   atomic.Uint64
+
+	attrMu sync.Mutex
+	attrs  map[any]any
+
+	readTimer  *timewheel.Timer
+	writeTimer *timewheel.Timer
+	cronTimer  *timewheel.Timer
+	cronMu     sync.Mutex // guards finished, and cronWG.Add against Wait
+	finished   bool
+	cronBusy   atomic.Bool
+	tasks      sync.WaitGroup // cron goroutines and pooled tasks
+}
+
+// aLongTimeAgo is a deadline in the past: setting it wakes blocked I/O.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func newSession[T any](e *endpoint[T], conn Conn) (*Session[T], error) {
+	s := &Session[T]{e: e, conn: conn, started: time.Now()}
+	switch c := conn.(type) {
+	case MessageConn:
+		s.msgc = c
+		if p, ok := c.(PacketConn); ok {
+			s.pktc = p
+		}
+	case net.Conn:
+		s.stream = c
+	default:
+		return nil, fmt.Errorf("%w: connection %T is neither a net.Conn nor a MessageConn", ErrInvalidOptions, conn)
+	}
+	s.id = e.nextID.Add(1)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	now := e.wheel.Now()
+	s.lastRead.Store(now)
+	s.lastWrite.Store(now)
+	s.w.init(s)
+	if o := &e.opts; o.WriteTimeout > 0 {
+		s.writeTimer = e.wheel.NewTimer(s.w.onWatchdog)
+	}
+	return s, nil
+}
+
+// ID is the session's identifier, unique within its server or client.
+func (s *Session[T]) ID() uint64 { return s.id }
+
+// LocalAddr is the local address of the connection.
+func (s *Session[T]) LocalAddr() net.Addr { return s.conn.LocalAddr() }
+
+// RemoteAddr is the peer's address, or nil for an unconnected packet socket.
+func (s *Session[T]) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
+
+// Conn returns the transport connection (for TLS state, peer credentials and
+// the like). Reading or writing it directly corrupts the session.
+func (s *Session[T]) Conn() Conn { return s.conn }
+
+// Context is cancelled when the session starts closing.
+func (s *Session[T]) Context() context.Context { return s.ctx }
+
+// Closed reports whether the session has started closing.
+func (s *Session[T]) Closed() bool { return s.closing.Load() }
+
+// Err reports why the session closed: nil while it is open; io.EOF when the
+// peer closed; ErrSessionClosed, ErrServerClosed or ErrClientClosed for a
+// local close; otherwise the error that ended it (match with errors.Is).
+func (s *Session[T]) Err() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	return s.cause
+}
+
+// Value returns the attribute stored under key, or nil.
+func (s *Session[T]) Value(key any) any {
+	s.attrMu.Lock()
+	defer s.attrMu.Unlock()
+	return s.attrs[key]
+}
+
+// SetValue stores an attribute on the session; a nil value deletes it.
+func (s *Session[T]) SetValue(key, value any) {
+	s.attrMu.Lock()
+	defer s.attrMu.Unlock()
+	if value == nil {
+		delete(s.attrs, key)
+		return
+	}
+	if s.attrs == nil {
+		s.attrs = make(map[any]any)
+	}
+	s.attrs[key] = value
+}
+
+// Close closes the session gracefully: writes already accepted are flushed
+// (within WriteTimeout), then the connection is closed and OnClose runs on
+// the session's own goroutine. Close does not wait for that; it returns nil
+// the first time and ErrSessionClosed afterwards. It is safe to call from
+// callbacks.
+func (s *Session[T]) Close() error {
+	if !s.closeWith(ErrSessionClosed, true) {
+		return ErrSessionClosed
+	}
+	return nil
+}
+
+// closeWith starts closing the session with cause. A graceful close lets the
+// pending writes drain; an abrupt one fails every blocked I/O at once. It
+// reports whether this call started the close; a later abrupt call still
+// escalates a graceful close in progress.
+func (s *Session[T]) closeWith(cause error, graceful bool) bool {
+	s.closeMu.Lock()
+	first := s.cause == nil
+	if first {
+		s.cause = cause
+		s.closing.Store(true)
+	}
+	s.closeMu.Unlock()
+	if first {
+		s.cancel()
+		s.w.close()
+	}
+	if graceful {
+		if first {
+			// Wake the read loop; the connection stays writable for the
+			// final flush.
+			_ = s.conn.SetReadDeadline(aLongTimeAgo) // best effort: a closed conn fails the read anyway
+		}
+	} else {
+		s.abort()
+	}
+	return first
+}
+
+// abort makes every blocked read and write on the connection fail now.
+func (s *Session[T]) abort() {
+	s.w.abort()
+	_ = s.conn.SetReadDeadline(aLongTimeAgo)  // best effort wake-up: a closed conn fails I/O anyway
+	_ = s.conn.SetWriteDeadline(aLongTimeAgo) // best effort wake-up
+}
+
+// open runs the handshake and OnOpen. On failure the session is finished
+// (OnClose runs if OnOpen did) and the error is returned.
+func (s *Session[T]) open() error {
+	s.e.register(s)
+	if err := s.handshake(); err != nil {
+		s.closeWith(err, false)
+		s.finish()
+		return err
+	}
+	s.opened = true
+	err := s.safeCall(func() error { return s.e.handler.OnOpen(s) })
+	if err != nil {
+		if !errors.Is(err, ErrPanic) {
+			err = fmt.Errorf("%w: %w", ErrRejected, err)
+		}
+		s.closeWith(err, true)
+		s.finish()
+		return err
+	}
+	return nil
+}
+
+func (s *Session[T]) handshake() error {
+	h, ok := s.conn.(Handshaker)
+	if !ok {
+		return nil
+	}
+	ctx := s.ctx
+	if t := s.e.opts.HandshakeTimeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	if err := h.HandshakeContext(ctx); err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: %w", ErrHandshakeTimeout, err)
+		}
+		return &OpError{Op: "handshake", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}
+	}
+	return nil
+}
+
+// serve runs the read loop on the calling goroutine until the session ends,
+// then finishes it.
+func (s *Session[T]) serve() {
+	defer s.finish()
+	defer func() {
+		if r := recover(); r != nil {
+			s.closeWith(s.panicError(r), true)
+		}
+	}()
+	s.startTimers()
+	var err error
+	if s.stream != nil {
+		err = s.readStream()
+	} else {
+		err = s.readMessages()
+	}
+	s.closeWith(s.readCause(err))
+}
+
+func (s *Session[T]) panicError(r any) error {
+	s.e.log.Error("getty: handler panicked", "session", s.id, "panic", r, "stack", string(debug.Stack()))
+	return fmt.Errorf("%w: %v", ErrPanic, r)
+}
+
+// safeCall runs a callback, turning a panic into an error wrapping ErrPanic.
+func (s *Session[T]) safeCall(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = s.panicError(r)
+		}
+	}()
+	return f()
+}
+
+// finish ends a session whose read loop has stopped (or never started):
+// stops its timers and tasks, drains writes, closes the connection, reports
+// the cause and runs OnClose. It runs exactly once, on the session's owner
+// goroutine.
+func (s *Session[T]) finish() {
+	s.stopTimers()
+	s.tasks.Wait()
+	s.w.drain()
+	if err := s.conn.Close(); err != nil {
+		s.e.log.Debug("getty: closing connection", "session", s.id, "err", err)
+	}
+	s.w.release()
+	cause := s.Err()
+	if s.opened {
+		if !isQuietCause(cause) {
+			s.safeCall(func() error { s.e.handler.OnError(s, cause); return nil }) //nolint:errcheck // a panic here is logged by safeCall
+		}
+		s.safeCall(func() error { s.e.handler.OnClose(s); return nil }) //nolint:errcheck // a panic here is logged by safeCall
+	}
+	s.e.unregister(s, cause)
+}
+
+// Stats returns a snapshot of the session's counters.
+func (s *Session[T]) Stats() SessionStats {
+	return SessionStats{
+		Started:     s.started,
+		LastRead:    time.Unix(0, s.lastRead.Load()),
+		LastWrite:   time.Unix(0, s.lastWrite.Load()),
+		BytesIn:     s.bytesIn.Load(),
+		BytesOut:    s.bytesOut.Load(),
+		PackagesIn:  s.pkgsIn.Load(),
+		PackagesOut: s.pkgsOut.Load(),
+		Backlog:     s.w.backlog(),
+	}
+}

@@ -1,0 +1,85 @@
+package getty
+
+import "time"
+
+// A session's timers live on its endpoint's shared timing wheel: the read
+// idle check, the write-stall watchdog and the cron tick. Their callbacks run
+// on the wheel goroutine and only look at atomics, set deadlines or start a
+// goroutine; they never block.
+
+func (s *Session[T]) startTimers() {
+	o := &s.e.opts
+	if o.ReadTimeout > 0 {
+		s.readTimer = s.e.wheel.NewTimer(s.onReadTimer)
+		s.readTimer.Schedule(o.ReadTimeout)
+	}
+	if o.CronPeriod > 0 {
+		s.cronTimer = s.e.wheel.NewTimer(s.onCronTimer)
+		s.cronTimer.Schedule(o.CronPeriod)
+	}
+}
+
+// stopTimers cancels the timers and waits until no cron run can start.
+func (s *Session[T]) stopTimers() {
+	s.cronMu.Lock()
+	s.finished = true
+	s.cronMu.Unlock()
+	if s.readTimer != nil {
+		s.readTimer.Cancel()
+	}
+	if s.cronTimer != nil {
+		s.cronTimer.Cancel()
+	}
+	// The write watchdog stays until the final flush is done; drain cancels it.
+}
+
+func (s *Session[T]) onReadTimer() {
+	if s.closing.Load() {
+		return
+	}
+	idle := time.Duration(s.e.wheel.Now() - s.lastRead.Load())
+	timeout := s.e.opts.ReadTimeout
+	if idle >= timeout {
+		s.closeWith(ErrReadTimeout, true)
+		return
+	}
+	s.readTimer.Schedule(timeout - idle)
+}
+
+func (s *Session[T]) onCronTimer() {
+	s.cronMu.Lock()
+	defer s.cronMu.Unlock()
+	if s.finished {
+		return
+	}
+	s.cronTimer.Schedule(s.e.opts.CronPeriod)
+	if s.cronBusy.Swap(true) {
+		return // the previous OnCron is still running: skip this tick
+	}
+	s.tasks.Add(1)
+	if pool := s.e.opts.TaskPool; pool != nil {
+		if err := pool.Submit(s.id, s.runCron); err == nil {
+			return
+		}
+		// The pool refused the tick: skip it rather than block the wheel.
+		s.cronBusy.Store(false)
+		s.tasks.Done()
+		return
+	}
+	go s.runCron()
+}
+
+func (s *Session[T]) runCron() {
+	defer s.tasks.Done()
+	defer s.cronBusy.Store(false)
+	if s.e.opts.TaskPool == nil {
+		s.cb.Lock()
+		defer s.cb.Unlock()
+	}
+	if s.closing.Load() {
+		return
+	}
+	if err := s.safeCall(func() error { s.e.handler.OnCron(s); return nil }); err != nil {
+		s.closeWith(err, true)
+	}
+}

@@ -1,0 +1,161 @@
+// Package tcp is getty's TCP transport, with optional TLS: Listen for a
+// getty.Server, Dialer for a getty.Client.
+//
+//	l, err := tcp.Listen("127.0.0.1:7000", nil)
+//	go srv.Serve(l)
+//	client, err := getty.Dial(ctx, tcp.Dialer{Addr: "127.0.0.1:7000"}, codec, handler, nil)
+//
+// IPv4 and IPv6 both work ("[::1]:7000"). With Config.TLS set, connections
+// are TLS; the handshake runs on the session's goroutine, bounded by the
+// session's HandshakeTimeout, before OnOpen.
+package tcp
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/gettynet/getty"
+)
+
+// DefaultKeepAlive is the TCP keepalive period used when Config.KeepAlive is
+// zero.
+const DefaultKeepAlive = 15 * time.Second
+
+// Config holds socket options. The zero value is ready to use: plain TCP,
+// TCP_NODELAY on, keepalive every 15 s, kernel buffer sizes.
+type Config struct {
+	// TLS, when set, makes the connections TLS. A server needs
+	// Certificates (or GetCertificate); a client verifies the server
+	// against RootCAs (system roots if nil). See package tlsconfig.
+	TLS *tls.Config
+	// Delay turns Nagle's algorithm back on (TCP_NODELAY off).
+	Delay bool
+	// KeepAlive is the keepalive probe period. Zero means 15 s; negative
+	// turns keepalive off.
+	KeepAlive time.Duration
+	// ReadBuffer and WriteBuffer set SO_RCVBUF and SO_SNDBUF when positive.
+	ReadBuffer  int
+	WriteBuffer int
+}
+
+func (c *Config) orZero() *Config {
+	if c == nil {
+		return &Config{}
+	}
+	return c
+}
+
+// configure applies the socket options to a fresh connection.
+func (c *Config) configure(tc *net.TCPConn) error {
+	if err := tc.SetNoDelay(!c.Delay); err != nil {
+		return err
+	}
+	switch ka := c.KeepAlive; {
+	case ka < 0:
+		if err := tc.SetKeepAlive(false); err != nil {
+			return err
+		}
+	default:
+		if ka == 0 {
+			ka = DefaultKeepAlive
+		}
+		if err := tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: ka, Interval: ka, Count: 3}); err != nil {
+			return err
+		}
+	}
+	if c.ReadBuffer > 0 {
+		if err := tc.SetReadBuffer(c.ReadBuffer); err != nil {
+			return err
+		}
+	}
+	if c.WriteBuffer > 0 {
+		if err := tc.SetWriteBuffer(c.WriteBuffer); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Listener accepts TCP (or TLS) connections for a getty.Server.
+type Listener struct {
+	l   *net.TCPListener
+	cfg Config
+}
+
+// Listen listens on addr ("host:port"; port 0 picks a free one). A nil cfg
+// means defaults.
+func Listen(addr string, cfg *Config) (*Listener, error) {
+	cfg = cfg.orZero()
+	if cfg.TLS != nil && len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil && cfg.TLS.GetConfigForClient == nil {
+		return nil, fmt.Errorf("%w: tcp: TLS config has no certificate", getty.ErrInvalidOptions)
+	}
+	var lc net.ListenConfig
+	l, err := lc.Listen(context.Background(), "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &Listener{l: l.(*net.TCPListener), cfg: *cfg}, nil
+}
+
+// Accept waits for the next connection.
+func (l *Listener) Accept() (getty.Conn, error) {
+	for {
+		tc, err := l.l.AcceptTCP()
+		if err != nil {
+			return nil, err
+		}
+		if err := l.cfg.configure(tc); err != nil {
+			// The peer is likely gone already (reset before we got to it).
+			tc.Close() //nolint:errcheck // the connection is being discarded
+			continue
+		}
+		if l.cfg.TLS != nil {
+			return tls.Server(tc, l.cfg.TLS), nil
+		}
+		return tc, nil
+	}
+}
+
+// Close stops listening.
+func (l *Listener) Close() error { return l.l.Close() }
+
+// Addr is the listening address.
+func (l *Listener) Addr() net.Addr { return l.l.Addr() }
+
+// Dialer dials one TCP (or TLS) address for a getty.Client.
+type Dialer struct {
+	Addr string // "host:port"
+	Config
+}
+
+// Dial connects to d.Addr. With TLS, the handshake is left to the session
+// (bounded by its HandshakeTimeout); an empty ServerName is taken from Addr.
+func (d Dialer) Dial(ctx context.Context) (getty.Conn, error) {
+	var nd net.Dialer
+	c, err := nd.DialContext(ctx, "tcp", d.Addr)
+	if err != nil {
+		return nil, err
+	}
+	tc := c.(*net.TCPConn)
+	if err := d.configure(tc); err != nil {
+		tc.Close() //nolint:errcheck // the dial failed; its error is returned
+		return nil, err
+	}
+	if d.TLS == nil {
+		return tc, nil
+	}
+	conf := d.TLS
+	if conf.ServerName == "" && !conf.InsecureSkipVerify {
+		host, _, err := net.SplitHostPort(d.Addr)
+		if err != nil {
+			tc.Close() //nolint:errcheck // the dial failed; its error is returned
+			return nil, err
+		}
+		conf = conf.Clone()
+		conf.ServerName = host
+	}
+	return tls.Client(tc, conf), nil
+}

@@ -1,0 +1,403 @@
+package getty
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"time"
+)
+
+// The write path has no goroutine of its own. A goroutine that writes to an
+// idle session becomes the flusher: it writes its own bytes and then whatever
+// other goroutines queued meanwhile, one system call per batch, until the
+// queue is empty. Writers that find a flush in progress only append to the
+// queue. While the read loop dispatches several packages decoded from one
+// read, the session is corked: replies queue and leave in one batch when the
+// dispatch ends (or when the queue passes corkLimit).
+
+const (
+	corkLimit = 64 << 10 // flush a corked queue past this many bytes
+	keepCap   = 64 << 10 // keep a spare write buffer up to this capacity
+)
+
+// span marks the end of one message in a queued batch (message transports).
+type span struct {
+	end  int
+	kind MessageKind
+	addr net.Addr
+}
+
+// writer is a session's outgoing queue. mu guards every field except msgs
+// and vec, which belong to the current flusher.
+type writer[T any] struct {
+	s    *Session[T]
+	mu   sync.Mutex
+	cond sync.Cond
+
+	out        *[]byte // queued bytes (nil until first use)
+	spare      *[]byte // a recycled buffer for the next batch
+	spans      []span  // message boundaries in out (message transports)
+	spareSpans []span
+	pkgs       int // packages queued in out
+	inflight   int // bytes being written by the flusher
+
+	flushing bool  // a goroutine is writing to the connection
+	corked   bool  // the read loop is dispatching a batch
+	closed   bool  // no new writes are accepted
+	broken   bool  // the connection failed or was aborted: nothing more is written
+	waiters  int   // writers blocked on a full backlog
+	start    int64 // coarse time the current batch began
+	armed    bool  // the write watchdog is scheduled
+	timedOut bool  // the watchdog aborted the current batch
+
+	msgs []Message  // scratch for WriteMessages
+	vec  net.Buffers // scratch for vectored writes
+}
+
+func (w *writer[T]) init(s *Session[T]) {
+	w.s = s
+	w.cond.L = &w.mu
+}
+
+// Write encodes pkg and sends it. It returns once pkg is written or queued
+// behind a write in progress; a queued package that later fails to go out
+// ends the session, and the error reaches OnError. On a packet session
+// without a fixed peer use WriteTo.
+func (s *Session[T]) Write(pkg T) error {
+	if s.pktc != nil && !s.pktc.Connected() {
+		return ErrNoDestination
+	}
+	return s.w.writePkg(pkg, nil)
+}
+
+// WriteTo encodes pkg and sends it as one datagram to addr. It works on
+// packet sessions only.
+func (s *Session[T]) WriteTo(pkg T, addr net.Addr) error {
+	if s.pktc == nil {
+		return ErrNotPacket
+	}
+	if addr == nil {
+		return ErrNoDestination
+	}
+	return s.w.writePkg(pkg, addr)
+}
+
+// WriteBytes sends raw bytes that bypass the codec (already encoded). On a
+// message transport they travel as one binary message. b may be reused once
+// WriteBytes returns.
+func (s *Session[T]) WriteBytes(b []byte) error {
+	return s.WriteBuffers([][]byte{b})
+}
+
+// WriteBuffers sends several raw buffers as one unit, bypassing the codec:
+// on an idle stream session with a single vectored system call (writev) and
+// no copy; otherwise they are copied into the queue. On a message transport
+// they travel as one binary message. The buffers may be reused once
+// WriteBuffers returns.
+func (s *Session[T]) WriteBuffers(bufs [][]byte) error {
+	if s.pktc != nil && !s.pktc.Connected() {
+		return ErrNoDestination
+	}
+	return s.w.writeRaw(bufs)
+}
+
+func (w *writer[T]) buf() *[]byte {
+	if w.out == nil {
+		if w.spare != nil {
+			w.out, w.spare = w.spare, nil
+		} else {
+			w.out = w.s.e.bufs.Get(512)
+		}
+	}
+	return w.out
+}
+
+// admitLocked waits for room in the backlog. It reports ErrSessionClosed,
+// ErrWriteQueueFull, or nil with w.mu held.
+func (w *writer[T]) admitLocked() error {
+	o := &w.s.e.opts
+	for {
+		if w.closed {
+			return ErrSessionClosed
+		}
+		if w.out == nil || len(*w.out) < o.MaxWriteBacklog || !w.flushing {
+			return nil
+		}
+		if !o.BlockOnBacklog {
+			return ErrWriteQueueFull
+		}
+		w.waiters++
+		w.cond.Wait()
+		w.waiters--
+	}
+}
+
+func (w *writer[T]) writePkg(pkg T, addr net.Addr) error {
+	s := w.s
+	w.mu.Lock()
+	if err := w.admitLocked(); err != nil {
+		w.mu.Unlock()
+		return err
+	}
+	out := w.buf()
+	start := len(*out)
+	kind := Binary
+	var err error
+	if s.msgc != nil && s.e.msgCodec != nil {
+		*out, kind, err = s.e.msgCodec.EncodeMessage(*out, pkg)
+	} else {
+		*out, err = s.e.codec.Encode(*out, pkg)
+	}
+	if err == nil && len(*out)-start > s.e.opts.MaxPackageSize {
+		err = fmt.Errorf("%w: encoded package is %d bytes, the limit is %d", ErrMessageTooLarge, len(*out)-start, s.e.opts.MaxPackageSize)
+	}
+	if err != nil {
+		*out = (*out)[:start]
+		w.mu.Unlock()
+		return &OpError{Op: "encode", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}
+	}
+	return w.commitLocked(kind, addr)
+}
+
+func (w *writer[T]) writeRaw(bufs [][]byte) error {
+	s := w.s
+	w.mu.Lock()
+	if err := w.admitLocked(); err != nil {
+		w.mu.Unlock()
+		return err
+	}
+	if s.stream != nil && !w.flushing && !w.corked && (w.out == nil || len(*w.out) == 0) {
+		return w.flushDirectLocked(bufs)
+	}
+	out := w.buf()
+	for _, b := range bufs {
+		*out = append(*out, b...)
+	}
+	return w.commitLocked(Binary, nil)
+}
+
+// commitLocked accounts for the package just appended to out and flushes if
+// this goroutine should. It unlocks w.mu.
+func (w *writer[T]) commitLocked(kind MessageKind, addr net.Addr) error {
+	w.pkgs++
+	if w.s.msgc != nil {
+		w.spans = append(w.spans, span{end: len(*w.out), kind: kind, addr: addr})
+	}
+	if w.flushing || (w.corked && len(*w.out) < corkLimit) {
+		w.mu.Unlock()
+		return nil
+	}
+	return w.flushLocked()
+}
+
+// flushDirectLocked writes bufs with one vectored call, then flushes what
+// others queued meanwhile. It unlocks w.mu.
+func (w *writer[T]) flushDirectLocked(bufs [][]byte) error {
+	w.flushing = true
+	w.beginLocked()
+	w.vec = append(w.vec[:0], bufs...)
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	w.inflight = n
+	w.mu.Unlock()
+	vec := w.vec
+	_, err := vec.WriteTo(w.s.stream)
+	clear(w.vec[:cap(w.vec)])
+	w.mu.Lock()
+	err = w.endLocked(n, 1, err)
+	if err == nil {
+		return w.flushLocked()
+	}
+	return w.failLocked(err)
+}
+
+// flushLocked writes queued batches until the queue is empty. It unlocks
+// w.mu and, if a write fails, closes the session.
+func (w *writer[T]) flushLocked() error {
+	w.flushing = true
+	for w.out != nil && len(*w.out) > 0 && !w.broken {
+		buf, spans, pkgs := w.out, w.spans, w.pkgs
+		w.out, w.spans, w.pkgs = nil, w.spareSpans[:0], 0
+		w.inflight = len(*buf)
+		w.beginLocked()
+		w.mu.Unlock()
+		err := w.send(*buf, spans)
+		w.mu.Lock()
+		err = w.endLocked(len(*buf), pkgs, err)
+		w.recycleLocked(buf, spans)
+		if err != nil {
+			return w.failLocked(err)
+		}
+	}
+	w.flushing = false
+	w.wakeLocked()
+	w.mu.Unlock()
+	return nil
+}
+
+// send performs one batch of I/O. It runs without the lock; only the
+// flusher touches w.msgs.
+func (w *writer[T]) send(data []byte, spans []span) error {
+	s := w.s
+	if s.stream != nil {
+		_, err := s.stream.Write(data)
+		return err
+	}
+	from := 0
+	for _, sp := range spans {
+		w.msgs = append(w.msgs, Message{Kind: sp.kind, Addr: sp.addr, Data: data[from:sp.end]})
+		from = sp.end
+	}
+	err := s.msgc.WriteMessages(w.msgs)
+	clear(w.msgs)
+	w.msgs = w.msgs[:0]
+	return err
+}
+
+func (w *writer[T]) beginLocked() {
+	w.start = w.s.e.wheel.Now()
+	w.timedOut = false
+	if t := w.s.writeTimer; t != nil && !w.armed {
+		w.armed = true
+		t.Schedule(w.s.e.opts.WriteTimeout)
+	}
+}
+
+// endLocked records a finished batch and turns its error into the session's.
+func (w *writer[T]) endLocked(n, pkgs int, err error) error {
+	w.inflight = 0
+	if err == nil {
+		w.s.bytesOut.Add(uint64(n))
+		w.s.pkgsOut.Add(uint64(pkgs))
+		w.s.lastWrite.Store(w.s.e.wheel.Now())
+		w.wakeLocked()
+		return nil
+	}
+	if w.timedOut {
+		err = fmt.Errorf("%w: %w", ErrWriteTimeout, err)
+	}
+	return &OpError{Op: "write", Session: w.s.id, Addr: w.s.conn.RemoteAddr(), Err: err}
+}
+
+func (w *writer[T]) failLocked(err error) error {
+	w.broken = true
+	w.flushing = false
+	w.wakeLocked()
+	w.mu.Unlock()
+	w.s.closeWith(err, false)
+	return err
+}
+
+func (w *writer[T]) recycleLocked(buf *[]byte, spans []span) {
+	clear(spans)
+	w.spareSpans = spans[:0]
+	*buf = (*buf)[:0]
+	if w.spare == nil && cap(*buf) <= keepCap {
+		w.spare = buf
+		return
+	}
+	w.s.e.bufs.Put(buf)
+}
+
+func (w *writer[T]) wakeLocked() {
+	if w.waiters > 0 {
+		w.cond.Broadcast()
+	}
+}
+
+// cork defers flushing while the read loop dispatches a batch.
+func (w *writer[T]) cork() {
+	w.mu.Lock()
+	w.corked = true
+	w.mu.Unlock()
+}
+
+// uncork flushes what queued while corked.
+func (w *writer[T]) uncork() {
+	w.mu.Lock()
+	w.corked = false
+	if w.flushing || w.out == nil || len(*w.out) == 0 || w.broken {
+		w.mu.Unlock()
+		return
+	}
+	w.flushLocked() //nolint:errcheck // a failed flush closes the session and is reported there
+}
+
+// onWatchdog runs on the wheel: it aborts a batch stalled for WriteTimeout.
+func (w *writer[T]) onWatchdog() {
+	timeout := w.s.e.opts.WriteTimeout
+	w.mu.Lock()
+	if !w.flushing {
+		w.armed = false
+		w.mu.Unlock()
+		return
+	}
+	stalled := time.Duration(w.s.e.wheel.Now() - w.start)
+	if stalled < timeout {
+		w.s.writeTimer.Schedule(timeout - stalled)
+		w.mu.Unlock()
+		return
+	}
+	w.armed = false
+	w.timedOut = true
+	w.mu.Unlock()
+	w.s.conn.SetWriteDeadline(aLongTimeAgo) //nolint:errcheck // the stalled write fails either way
+}
+
+// close refuses new writes; queued ones still drain.
+func (w *writer[T]) close() {
+	w.mu.Lock()
+	w.closed = true
+	w.cond.Broadcast()
+	w.mu.Unlock()
+}
+
+// abort drops the queue: nothing more will be written.
+func (w *writer[T]) abort() {
+	w.mu.Lock()
+	w.closed = true
+	w.broken = true
+	w.cond.Broadcast()
+	w.mu.Unlock()
+}
+
+// drain waits for a flush in progress and writes what is still queued
+// (unless the session was aborted). It runs in finish.
+func (w *writer[T]) drain() {
+	w.mu.Lock()
+	for w.flushing {
+		w.waiters++
+		w.cond.Wait()
+		w.waiters--
+	}
+	if !w.broken && w.out != nil && len(*w.out) > 0 {
+		w.flushLocked() //nolint:errcheck // the session is closing; the error is its cause if it was first
+	} else {
+		w.mu.Unlock()
+	}
+	if t := w.s.writeTimer; t != nil {
+		t.Cancel()
+	}
+}
+
+// release returns the buffers to the pool once the session is done.
+func (w *writer[T]) release() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.s.e.bufs.Put(w.out)
+	w.s.e.bufs.Put(w.spare)
+	w.out, w.spare = nil, nil
+	w.broken = true
+}
+
+func (w *writer[T]) backlog() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := w.inflight
+	if w.out != nil {
+		n += len(*w.out)
+	}
+	return n
+}
