@@ -60,6 +60,7 @@ func Dial[T any](ctx context.Context, d Dialer, codec Codec[T], h Handler[T], op
 		}
 		return nil, err
 	}
+	c.slots[0] = first
 	for i := range c.slots {
 		c.wg.Add(1)
 		if i == 0 {

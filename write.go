@@ -50,7 +50,7 @@ type writer[T any] struct {
 	armed    bool  // the write watchdog is scheduled
 	timedOut bool  // the watchdog aborted the current batch
 
-	msgs []Message  // scratch for WriteMessages
+	msgs []Message   // scratch for WriteMessages
 	vec  net.Buffers // scratch for vectored writes
 }
 

@@ -44,11 +44,11 @@ type Wheel struct {
 	count   int    // scheduled timers
 	stopped bool
 
-	now      atomic.Int64 // coarse clock, UnixNano
-	sleeping atomic.Bool  // no timer pending: the clock is not being refreshed
-	wake chan struct{} // poked when a timer is added to an empty wheel
-	stop chan struct{}
-	done chan struct{}
+	now      atomic.Int64  // coarse clock, UnixNano
+	sleeping atomic.Bool   // no timer pending: the clock is not being refreshed
+	wake     chan struct{} // poked when a timer is added to an empty wheel
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 // New starts a wheel that advances every tick (DefaultTick when tick <= 0).

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gettynet/getty"
+)
+
+func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", "Run an echo server: every package received is sent back. SIGINT or SIGTERM\nshuts it down gracefully.", stdout)
+	var ef endpointFlags
+	addEndpointFlags(fs, &ef, true)
+	codecName := fs.String("codec", "line", "codec: line (newline-delimited text) | length (4-byte length prefix)")
+	readTimeout := fs.Duration("read-timeout", 0, "close sessions idle for this long (0: never)")
+	maxSessions := fs.Int("max-sessions", 0, "refuse connections beyond this many sessions (0: no limit)")
+	logLevel := fs.String("log-level", "info", "log level: debug|info|warn|error")
+	drain := fs.Duration("shutdown-timeout", 5*time.Second, "how long a graceful shutdown may take")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	t, err := ef.resolve()
+	if err != nil {
+		return err
+	}
+	codec, err := codecByName(*codecName)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(*logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	h := echoHandler(log)
+	srv, err := getty.NewServer(codec, h, &getty.ServerOptions{
+		Options:     getty.Options{Logger: log, ReadTimeout: *readTimeout},
+		MaxSessions: *maxSessions,
+	})
+	if err != nil {
+		return err
+	}
+	l, err := t.listen(&ef)
+	if err != nil {
+		return err
+	}
+	log.Info("listening", "transport", ef.transport, "addr", l.Addr().String(), "codec", *codecName)
+	fmt.Fprintf(stdout, "listening on %s\n", l.Addr())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	select {
+	case err := <-served:
+		srv.Close() //nolint:errcheck // the serve error is what matters
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), *drain)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	if serr := <-served; !errors.Is(serr, getty.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+// echoHandler writes every package back and logs session events.
+func echoHandler(log interface {
+	Info(string, ...any)
+	Warn(string, ...any)
+}) getty.Handler[[]byte] {
+	return getty.HandlerFuncs[[]byte]{
+		Open: func(s *getty.Session[[]byte]) error {
+			log.Info("session open", "session", s.ID(), "remote", addr(s.RemoteAddr()))
+			return nil
+		},
+		Message: func(s *getty.Session[[]byte], p []byte) {
+			if err := s.Write(p); err != nil {
+				log.Warn("echo failed", "session", s.ID(), "err", err)
+			}
+		},
+		Error: func(s *getty.Session[[]byte], err error) {
+			log.Warn("session error", "session", s.ID(), "err", err)
+		},
+		Close: func(s *getty.Session[[]byte]) {
+			st := s.Stats()
+			log.Info("session closed", "session", s.ID(), "cause", s.Err(), "packages_in", st.PackagesIn, "bytes_in", st.BytesIn)
+		},
+	}
+}
+
+func addr(a interface{ String() string }) string {
+	if a == nil {
+		return "-"
+	}
+	return a.String()
+}

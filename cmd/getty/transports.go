@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gettynet/getty"
+)
+
+// endpointFlags are the flags every transport may read.
+type endpointFlags struct {
+	transport   string
+	addr        string
+	tlsCert     string
+	tlsKey      string
+	tlsCA       string
+	insecureTLS bool
+}
+
+// transport knows how to listen and dial for one --transport value. Each
+// transport lives in its own transport_<name>.go file.
+type transport struct {
+	defaultAddr string
+	listen      func(f *endpointFlags) (getty.Listener, error)
+	dialer      func(f *endpointFlags) (getty.Dialer, error)
+}
+
+func transports() map[string]transport {
+	return map[string]transport{
+		"tcp": tcpTransport(),
+	}
+}
+
+func lookupTransport(name string) (transport, error) {
+	t, ok := transports()[name]
+	if !ok {
+		return t, fmt.Errorf("%w: unknown transport %q (have %s)", errUsage, name, transportNames())
+	}
+	return t, nil
+}
+
+func transportNames() string {
+	var names []string
+	for n := range transports() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, "|")
+}
