@@ -243,8 +243,11 @@ func (s *Session[T]) readCause(err error) (error, bool) {
 	if s.closing.Load() {
 		return err, true // the cause is already set
 	}
-	if err == nil || errors.Is(err, io.EOF) {
+	if err == nil {
 		return io.EOF, true
+	}
+	if errors.Is(err, io.EOF) {
+		return err, true // an orderly close; a transport may wrap io.EOF with details (a WebSocket close code)
 	}
 	var op *OpError
 	if errors.As(err, &op) {

@@ -104,8 +104,8 @@ func (s *Session[T]) Context() context.Context { return s.ctx }
 // Closed reports whether the session has started closing.
 func (s *Session[T]) Closed() bool { return s.closing.Load() }
 
-// Err reports why the session closed: nil while it is open; io.EOF when the
-// peer closed; ErrSessionClosed, ErrServerClosed or ErrClientClosed for a
+// Err reports why the session closed: nil while it is open; io.EOF (or an
+// error wrapping it) when the peer closed in an orderly way; ErrSessionClosed, ErrServerClosed or ErrClientClosed for a
 // local close; otherwise the error that ended it (match with errors.Is).
 func (s *Session[T]) Err() error {
 	s.closeMu.Lock()
