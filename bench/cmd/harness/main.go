@@ -165,12 +165,13 @@ type harness struct {
 	pin       bool
 	nice      bool
 	serverCPU string
+	root      string // the bench/ directory
 	bin       string
 	started   time.Time
 }
 
 func newHarness(o options) (*harness, error) {
-	h := &harness{o: o, pin: !o.noPin, nice: !o.noPin && canNice(), serverCPU: "0", started: time.Now()}
+	h := &harness{o: o, pin: !o.noPin, nice: !o.noPin && canNice(), serverCPU: "0", root: ".", started: time.Now()}
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < lim.Max {
 		lim.Cur = lim.Max
@@ -202,6 +203,7 @@ func (h *harness) build(names []string) error {
 		} else {
 			cmd = exec.Command("go", "build", "-o", h.binary(s), "./"+s.dir)
 		}
+		cmd.Dir = h.root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("building %s: %v\n%s", n, err, out)
 		}
