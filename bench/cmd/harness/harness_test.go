@@ -40,7 +40,8 @@ func TestSummarizeSkipsFailedSamples(t *testing.T) {
 		{MsgsPerSec: 100, MsgsPerCPUSec: 200, P99: time.Millisecond},
 		{Error: "boom", MsgsPerSec: 1e9},
 		{MsgsPerSec: 300, MsgsPerCPUSec: 400, P99: 3 * time.Millisecond},
-	})
+		{MsgsPerSec: 5, MsgsPerCPUSec: 5, Background: 0.9}, // noisy: dropped while quiet ones exist
+	}, 0.1)
 	if s.N != 2 || s.MsgsPerSec != 200 || s.MsgsMin != 100 || s.MsgsMax != 300 || s.MsgsPerCPUSec != 300 || s.P99 != 2*time.Millisecond {
 		t.Fatalf("summary %+v", s)
 	}
@@ -49,7 +50,7 @@ func TestSummarizeSkipsFailedSamples(t *testing.T) {
 func fakeResults() *results {
 	rowFor := func(name string, msgs, eff float64) row {
 		smp := []sample{{MsgsPerSec: msgs, MsgsPerCPUSec: eff, MiBPerSec: 1, P50: 50 * time.Microsecond, P99: time.Millisecond, ServerCPU: 0.9, RSSKiB: 4096}}
-		return row{Server: name, Samples: smp, Summary: summarize(smp)}
+		return row{Server: name, Samples: smp, Summary: summarize(smp, 0.1)}
 	}
 	return &results{
 		Date: "2026-01-02", Mode: "quick", Command: "cd bench && go run ./cmd/harness -quick",

@@ -47,6 +47,7 @@ type options struct {
 	profile    string
 	skipIdle   bool
 	resultsDir string
+	quietWait  time.Duration
 }
 
 func main() {
@@ -64,6 +65,7 @@ func main() {
 	flag.BoolVar(&o.noPin, "no-pin", false, "do not pin the processes to CPUs")
 	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of the getty server for each run to this directory")
 	flag.StringVar(&o.resultsDir, "results", "results", "directory for the results files")
+	flag.DurationVar(&o.quietWait, "quiet-wait", 0, "before each run, wait up to this long for the machine's background CPU to fall under -max-background (default 20s, quick 3s)")
 	flag.Parse()
 	if err := realMain(o); err != nil {
 		fmt.Fprintln(os.Stderr, "harness:", err)
@@ -116,6 +118,7 @@ func (o *options) defaults() {
 	}
 	pick(&o.warmup, time.Second, 500*time.Millisecond)
 	pick(&o.duration, 3*time.Second, 1500*time.Millisecond)
+	pick(&o.quietWait, 20*time.Second, 3*time.Second)
 	if o.reps == 0 {
 		o.reps = 3
 		if o.quick {

@@ -64,6 +64,7 @@ func writeHeader(b *strings.Builder, res *results) {
 	b.WriteString("- Figures are medians over the runs (msgs/s also min–max). MiB/s counts payload one way. " +
 		"**msgs per server CPU-s** is messages echoed per second of CPU the server used (the fairest efficiency figure on a shared 2-core machine). " +
 		"Closed-loop latency mostly mirrors throughput; quote tail latency from `getty bench --rate` runs. " +
+		"*runs (bg CPU)*: the runs the medians cover and their median background CPU (runs over the limit are left out when quieter ones exist). " +
 		"Ratios are getty ÷ peer (above 1: getty ahead). Identical runs differ by 15–25% on this machine; smaller gaps mean nothing.\n\n")
 }
 
@@ -79,8 +80,8 @@ func writeSuite(b *strings.Builder, s *suiteResult, chart string) {
 	writeStanding(b, s)
 	for _, c := range s.Cells {
 		fmt.Fprintf(b, "#### %d connections, %s payload, depth %d\n\n", c.Conns, size(c.Size), c.Depth)
-		b.WriteString("| server | msgs/s (min–max) | MiB/s | p50 | p99 | server CPU | msgs per server CPU-s | server RSS | getty/peer msgs/s | getty/peer per CPU-s |\n")
-		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		b.WriteString("| server | msgs/s (min–max) | MiB/s | p50 | p99 | server CPU | msgs per server CPU-s | server RSS | runs (bg CPU) | getty/peer msgs/s | getty/peer per CPU-s |\n")
+		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		g := gettyRow(c.Rows)
 		for _, r := range c.Rows {
 			m := r.Summary
@@ -89,12 +90,12 @@ func writeSuite(b *strings.Builder, s *suiteResult, chart string) {
 				name = "**getty**"
 			}
 			if m.N == 0 {
-				fmt.Fprintf(b, "| %s | failed: %s | | | | | | | | |\n", name, firstError(r.Samples))
+				fmt.Fprintf(b, "| %s | failed: %s | | | | | | | | | |\n", name, firstError(r.Samples))
 				continue
 			}
-			fmt.Fprintf(b, "| %s | %s (%s–%s) | %.1f | %s | %s | %.0f%% | %s | %s | %s | %s |\n",
+			fmt.Fprintf(b, "| %s | %s (%s–%s) | %.1f | %s | %s | %.0f%% | %s | %s | %d (%.0f%%) | %s | %s |\n",
 				name, kilo(m.MsgsPerSec), kilo(m.MsgsMin), kilo(m.MsgsMax), m.MiBPerSec, lat(m.P50), lat(m.P99),
-				100*m.ServerCPU, kilo(m.MsgsPerCPUSec), mib(m.RSSKiB),
+				100*m.ServerCPU, kilo(m.MsgsPerCPUSec), mib(m.RSSKiB), m.N, 100*m.Background,
 				ratio(g, r, func(s summary) float64 { return s.MsgsPerSec }),
 				ratio(g, r, func(s summary) float64 { return s.MsgsPerCPUSec }))
 		}
