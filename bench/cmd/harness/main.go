@@ -48,6 +48,7 @@ type options struct {
 	skipIdle   bool
 	resultsDir string
 	quietWait  time.Duration
+	budget     time.Duration
 }
 
 func main() {
@@ -65,6 +66,7 @@ func main() {
 	flag.BoolVar(&o.noPin, "no-pin", false, "do not pin the processes to CPUs")
 	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of the getty server for each run to this directory")
 	flag.StringVar(&o.resultsDir, "results", "results", "directory for the results files")
+	flag.DurationVar(&o.budget, "noise-budget", 0, "total time the run may spend waiting for quiet and repeating noisy runs (default 10m, quick 30s)")
 	flag.DurationVar(&o.quietWait, "quiet-wait", 0, "before each run, wait up to this long for the machine's background CPU to fall under -max-background (default 20s, quick 3s)")
 	flag.Parse()
 	if err := realMain(o); err != nil {
@@ -119,6 +121,7 @@ func (o *options) defaults() {
 	pick(&o.warmup, time.Second, 500*time.Millisecond)
 	pick(&o.duration, 3*time.Second, 1500*time.Millisecond)
 	pick(&o.quietWait, 20*time.Second, 3*time.Second)
+	pick(&o.budget, 10*time.Minute, 30*time.Second)
 	if o.reps == 0 {
 		o.reps = 3
 		if o.quick {
@@ -168,7 +171,8 @@ type harness struct {
 	pin       bool
 	nice      bool
 	serverCPU string
-	root      string // the bench/ directory
+	spent     time.Duration // of o.budget
+	root      string        // the bench/ directory
 	bin       string
 	started   time.Time
 }
