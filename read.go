@@ -26,6 +26,7 @@ func (s *Session[T]) readStream() error {
 		e.bufs.Put(bp)
 		bp, buf = nb, nbuf
 	}
+	rd := newRawReader(s.stream, &e.bufs)
 	r, w, small := 0, 0, 0
 	for {
 		if w == len(buf) {
@@ -46,7 +47,20 @@ func (s *Session[T]) readStream() error {
 				resize(min(2*len(buf), o.MaxPackageSize), 0, w)
 			}
 		}
-		n, err := s.stream.Read(buf[w:])
+		var n int
+		var err error
+		if rd != nil && w == 0 {
+			// Nothing buffered: hold no buffer while the peer is silent.
+			size := len(buf)
+			e.bufs.Put(bp)
+			bp, n, err = rd.read(size)
+			if bp == nil {
+				bp = e.bufs.Get(size)
+			}
+			buf = (*bp)[:cap(*bp)]
+		} else {
+			n, err = s.stream.Read(buf[w:])
+		}
 		if n > 0 {
 			filled := w+n == len(buf)
 			w += n
