@@ -151,6 +151,7 @@ func TestMeasureAndIdle(t *testing.T) {
 		root:    filepath.Join("..", ".."),
 		bin:     t.TempDir(),
 		started: time.Now(),
+		catalog: servers(),
 	}
 	if err := h.build([]string{"std", "c-epoll"}); err != nil {
 		t.Fatal(err)

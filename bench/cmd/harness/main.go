@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,7 +50,15 @@ type options struct {
 	resultsDir string
 	quietWait  time.Duration
 	budget     time.Duration
+	variants   variantFlag
 }
+
+// variantFlag collects -variant name=binary: prebuilt builds of a server
+// (say getty before and after an engine change) that run beside it.
+type variantFlag []string
+
+func (v *variantFlag) String() string     { return strings.Join(*v, ",") }
+func (v *variantFlag) Set(s string) error { *v = append(*v, s); return nil }
 
 func main() {
 	var o options
@@ -66,6 +75,7 @@ func main() {
 	flag.BoolVar(&o.noPin, "no-pin", false, "do not pin the processes to CPUs")
 	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of the getty server for each run to this directory")
 	flag.StringVar(&o.resultsDir, "results", "results", "directory for the results files")
+	flag.Var(&o.variants, "variant", "name=path: also run this prebuilt getty server binary, next to getty (repeatable; for A/B tests of engine changes)")
 	flag.DurationVar(&o.budget, "noise-budget", 0, "total time the run may spend waiting for quiet and repeating noisy runs (default 10m, quick 30s)")
 	flag.DurationVar(&o.quietWait, "quiet-wait", 0, "before each run, wait up to this long for the machine's background CPU to fall under -max-background (default 20s, quick 3s)")
 	flag.Parse()
@@ -171,14 +181,32 @@ type harness struct {
 	pin       bool
 	nice      bool
 	serverCPU string
-	spent     time.Duration // of o.budget
-	root      string        // the bench/ directory
+	catalog   map[string]server // servers() plus the variants
+	spent     time.Duration     // of o.budget
+	root      string            // the bench/ directory
 	bin       string
 	started   time.Time
 }
 
 func newHarness(o options) (*harness, error) {
 	h := &harness{o: o, pin: !o.noPin, nice: !o.noPin && canNice(), serverCPU: "0", root: ".", started: time.Now()}
+	h.catalog = servers()
+	for _, v := range o.variants {
+		name, path, ok := strings.Cut(v, "=")
+		if !ok || name == "" || path == "" {
+			return nil, fmt.Errorf("-variant %q: want name=path", v)
+		}
+		if _, dup := h.catalog[name]; dup {
+			return nil, fmt.Errorf("-variant %q: name taken", v)
+		}
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, err
+		}
+		s := h.catalog["getty"]
+		s.name, s.path, s.buffers = name, abs, "as getty (prebuilt variant "+abs+")"
+		h.catalog[name] = s
+	}
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < lim.Max {
 		lim.Cur = lim.Max
@@ -194,16 +222,23 @@ func newHarness(o options) (*harness, error) {
 	return h, nil
 }
 
-func (h *harness) binary(s server) string { return filepath.Join(h.bin, s.name) }
+func (h *harness) binary(s server) string {
+	if s.path != "" {
+		return s.path
+	}
+	return filepath.Join(h.bin, s.name)
+}
 
 // build compiles every server the run needs.
 func (h *harness) build(names []string) error {
 	if err := os.MkdirAll(h.bin, 0o755); err != nil {
 		return err
 	}
-	all := servers()
 	for _, n := range names {
-		s := all[n]
+		s := h.catalog[n]
+		if s.path != "" {
+			continue
+		}
 		var cmd *exec.Cmd
 		if s.c {
 			cmd = exec.Command("gcc", "-O2", "-o", h.binary(s), s.dir)
@@ -235,7 +270,6 @@ func (h *harness) selected() ([]suite, error) {
 		}
 		return false
 	}
-	all := servers()
 	var out []suite
 	for _, s := range suites() {
 		if !want(h.o.suites, s.name) {
@@ -243,11 +277,17 @@ func (h *harness) selected() ([]suite, error) {
 		}
 		var names []string
 		for _, n := range s.servers {
-			if _, ok := all[n]; !ok {
+			if _, ok := h.catalog[n]; !ok {
 				return nil, fmt.Errorf("suite %s names unknown server %q", s.name, n)
 			}
 			if want(h.o.only, n) {
 				names = append(names, n)
+			}
+			if n == "getty" {
+				for _, v := range h.o.variants {
+					vn, _, _ := strings.Cut(v, "=")
+					names = append(names, vn)
+				}
 			}
 		}
 		s.servers = names
@@ -297,7 +337,7 @@ func (h *harness) run(ctx context.Context) (*results, error) {
 		}
 		if s.idle && !h.o.skipIdle {
 			for _, n := range s.servers {
-				im, err := h.idleMemory(ctx, servers()[n], s)
+				im, err := h.idleMemory(ctx, h.catalog[n], s)
 				if err != nil {
 					h.logf("idle memory of %s: %v", n, err)
 					im = idleResult{Server: n, Error: err.Error()}
@@ -318,7 +358,7 @@ func (h *harness) run(ctx context.Context) (*results, error) {
 func hostInfo() map[string]string {
 	m := map[string]string{
 		"go":     runtime.Version(),
-		"cpus":   fmt.Sprint(runtime.NumCPU()),
+		"cpus":   fmt.Sprint(numCPU()), // the machine's, not this pinned process's
 		"goarch": runtime.GOARCH,
 	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
@@ -335,7 +375,11 @@ func hostInfo() map[string]string {
 	}
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		line, _, _ := strings.Cut(string(b), "\n")
-		m["memory"] = strings.Join(strings.Fields(line)[1:], " ")
+		if f := strings.Fields(line); len(f) >= 2 {
+			if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
+				m["memory"] = fmt.Sprintf("%.0f GiB", kb/(1<<20))
+			}
+		}
 	}
 	if b, err := exec.Command("gcc", "--version").Output(); err == nil {
 		line, _, _ := strings.Cut(string(b), "\n")

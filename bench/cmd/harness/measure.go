@@ -109,7 +109,7 @@ func newResults(h *harness, names []string) *results {
 	}
 	bufs := map[string]string{}
 	for _, n := range names {
-		bufs[n] = servers()[n].buffers
+		bufs[n] = h.catalog[n].buffers
 	}
 	return &results{
 		Date:    h.started.Format("2006-01-02"),
@@ -134,7 +134,7 @@ func (h *harness) runCell(ctx context.Context, su suite, c cell) (cellResult, er
 	}
 	for rep := range h.o.reps {
 		for i, n := range su.servers {
-			s := h.measure(ctx, servers()[n], su, c, rep)
+			s := h.measure(ctx, h.catalog[n], su, c, rep)
 			if ctx.Err() != nil {
 				return cr, ctx.Err()
 			}

@@ -103,7 +103,7 @@ func writeSuite(b *strings.Builder, s *suiteResult, chart string) {
 	}
 	if len(s.Idle) > 0 {
 		b.WriteString("#### Idle connections: server memory\n\n")
-		b.WriteString("| server | connections | RSS before | RSS with connections | bytes per connection | getty/peer |\n|---|---:|---:|---:|---:|---:|\n")
+		b.WriteString("| server | connections | RSS before | RSS with connections | bytes per connection | getty ÷ peer (above 1: getty uses more) |\n|---|---:|---:|---:|---:|---:|\n")
 		var gb float64
 		for _, im := range s.Idle {
 			if im.Server == "getty" && im.Error == "" {

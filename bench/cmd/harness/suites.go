@@ -19,8 +19,9 @@ type server struct {
 	// buffers records the server's buffer sizes, as configured or by its
 	// defaults: they move throughput by several times.
 	buffers string
-	peer    bool // false for getty itself
-	limit   bool // a "physical limit" reference, not a library
+	peer    bool   // false for getty itself
+	limit   bool   // a "physical limit" reference, not a library
+	path    string // a prebuilt binary (a -variant); not built
 }
 
 func goArgs(addr string) []string { return []string{"-addr", addr} }
