@@ -41,7 +41,7 @@ type recorder struct {
 
 func newRecorder(t testing.TB, echo bool) *recorder {
 	return &recorder{t: t, echo: echo, busy: map[uint64]bool{}, closes: map[uint64]int{},
-		errs: map[uint64][]error{}, causes: map[uint64]error{}, closedC: make(chan uint64, 10000)}
+		errs: map[uint64][]error{}, causes: map[uint64]error{}, closedC: make(chan uint64, 1<<16)}
 }
 
 func (r *recorder) enter(s *getty.Session[[]byte], what string) {
