@@ -15,10 +15,13 @@
 //     shows up in the tail instead of slowing the sender down (no coordinated
 //     omission).
 //
-// Stream transports are driven through the raw net.Conn with no engine in
+// Stream transports are driven through the raw socket with no engine in
 // between, so the generator costs little CPU and the server under test gets
-// the machine. Message transports (getty.MessageConn) carry one frame per
-// message.
+// the machine: on Linux a closed loop over plain TCP or Unix sockets runs
+// every connection from one level-triggered epoll loop (one read and one
+// write per batch of echoes); otherwise, and in open loop, each connection
+// has a goroutine and its net.Conn. Message transports (getty.MessageConn)
+// carry one frame per message.
 //
 // Latencies go into HdrHistograms (github.com/HdrHistogram/hdrhistogram-go)
 // in nanoseconds, with three significant digits.

@@ -80,6 +80,11 @@ type Config struct {
 	Warmup time.Duration
 	// Duration is the measured window. Default 10 s.
 	Duration time.Duration
+	// Goroutines drives every connection from its own goroutine through
+	// net.Conn. By default a closed-loop run over plain TCP or Unix sockets
+	// on Linux is driven by one epoll loop instead, which costs the machine
+	// about half as much CPU per message.
+	Goroutines bool
 	// DialConcurrency bounds dials in progress at once. Default 64.
 	DialConcurrency int
 	// Progress, if set, receives a snapshot every ProgressInterval (default
@@ -160,6 +165,7 @@ type Result struct {
 	Depth       int           `json:"depth"`
 	Rate        float64       `json:"rate,omitempty"` // requested open-loop rate
 	Mode        string        `json:"mode"`           // "closed-loop" or "open-loop"
+	Engine      string        `json:"engine"`         // "epoll" or "goroutines"
 	Warmup      time.Duration `json:"warmup_ns"`
 	Duration    time.Duration `json:"duration_ns"` // the measured window as it ran
 	Messages    uint64        `json:"messages"`
@@ -229,24 +235,46 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	for i, l := range links {
 		r.workers[i] = newWorker(r, i, l)
 	}
+	var drv *epollDriver
+	if !cfg.Goroutines && cfg.Rate == 0 {
+		if drv, err = newEpollDriver(r, links); err != nil {
+			return nil, err
+		}
+	}
 	r.setPhase(PhaseWarmup)
 	var wg sync.WaitGroup
-	for _, w := range r.workers {
+	if drv != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.run()
+			drv.loop()
 		}()
+	} else {
+		for _, w := range r.workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.run()
+			}()
+		}
 	}
 	res := r.control(ctx)
 	r.stop.Store(true)
 	close(r.done)
-	for _, w := range r.workers {
-		w.link.wake()
+	if drv == nil {
+		for _, w := range r.workers {
+			w.link.wake()
+		}
 	}
 	wg.Wait()
-	for _, w := range r.workers {
-		w.link.close() //nolint:errcheck // closing after the run; nothing to report
+	if drv != nil {
+		drv.close()
+		res.Engine = "epoll"
+	} else {
+		for _, w := range r.workers {
+			w.link.close() //nolint:errcheck // closing after the run; nothing to report
+		}
+		res.Engine = "goroutines"
 	}
 	r.finish(res)
 	if res.Errors >= uint64(len(r.workers)) && res.Messages == 0 {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -84,10 +86,14 @@ func TestClosedLoop(t *testing.T) {
 	for _, tc := range []struct {
 		name               string
 		conns, size, depth int
+		goroutines         bool
 	}{
 		{name: "ping-pong", conns: 4, size: 64, depth: 1},
 		{name: "pipelined", conns: 2, size: 4096, depth: 16},
+		{name: "large", conns: 2, size: 256 << 10, depth: 4}, // writes the socket does not take at once
 		{name: "tiny", conns: 1, size: 1, depth: 3},
+		{name: "goroutines ping-pong", conns: 4, size: 64, depth: 1, goroutines: true},
+		{name: "goroutines pipelined", conns: 2, size: 4096, depth: 16, goroutines: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -95,7 +101,8 @@ func TestClosedLoop(t *testing.T) {
 			res, err := Run(context.Background(), Config{
 				Dial: tcpDial(addr), Conns: tc.conns, Size: tc.size, Depth: tc.depth,
 				Warmup: 50 * time.Millisecond, Duration: 200 * time.Millisecond,
-				OnPhase: func(p Phase) { phases = append(phases, p) },
+				Goroutines: tc.goroutines,
+				OnPhase:    func(p Phase) { phases = append(phases, p) },
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -114,7 +121,11 @@ func TestClosedLoop(t *testing.T) {
 			if want := []Phase{PhaseWarmup, PhaseMeasure, PhaseDone}; !equalPhases(phases, want) {
 				t.Fatalf("phases %v, want %v", phases, want)
 			}
-			if res.Mode != "closed-loop" || res.Depth != tc.depth || res.MiBPerSec <= 0 {
+			wantEngine := "epoll"
+			if tc.goroutines || runtime.GOOS != "linux" {
+				wantEngine = "goroutines"
+			}
+			if res.Mode != "closed-loop" || res.Depth != tc.depth || res.MiBPerSec <= 0 || res.Engine != wantEngine {
 				t.Fatalf("result %+v", res)
 			}
 		})
@@ -143,7 +154,7 @@ func TestOpenLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Errors != 0 || res.Messages == 0 || res.Latency.Counts == 0 || res.Mode != "open-loop" {
+	if res.Errors != 0 || res.Messages == 0 || res.Latency.Counts == 0 || res.Mode != "open-loop" || res.Engine != "goroutines" {
 		t.Fatalf("result %+v", res)
 	}
 	// The schedule bounds what can be sent: 2000/s for 0.3 s, plus the
@@ -304,6 +315,55 @@ func TestMessageConn(t *testing.T) {
 			return &udpConn{UDPConn: c, buf: make([]byte, 65536)}, nil
 		},
 		Conns: 2, Size: 100, Duration: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors != 0 || res.Messages == 0 {
+		t.Fatalf("result %+v", res)
+	}
+}
+
+func TestUnixSocket(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "echo.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() { defer wg.Done(); io.Copy(c, c) }() //nolint:errcheck // ends when the client closes
+		}
+	}()
+	defer func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	}()
+	res, err := Run(context.Background(), Config{
+		Dial: func(ctx context.Context) (getty.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+		Conns: 3, Depth: 4, Duration: 200 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

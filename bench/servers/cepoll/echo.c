@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ int main(int argc, char **argv) {
 		fprintf(stderr, "usage: %s host:port\n", argv[0]);
 		return 2;
 	}
+	signal(SIGPIPE, SIG_IGN); /* a peer that resets must not kill the server */
 	char host[64];
 	const char *colon = strrchr(argv[1], ':');
 	if (!colon || colon - argv[1] >= (long)sizeof host) return 2;
