@@ -215,7 +215,7 @@ func printSummary(w io.Writer, r *loadgen.Result) {
 	if r.Interrupted {
 		note = " (interrupted)"
 	}
-	fmt.Fprintf(w, "%s messages in %.2fs%s; MiB/s counts payload one way\n", group(float64(r.Messages)), r.Duration.Seconds(), note)
+	fmt.Fprintf(w, "%s messages in %.2fs%s; MiB/s counts payload one way; load generator: %s\n", group(float64(r.Messages)), r.Duration.Seconds(), note, r.Engine)
 	for _, e := range r.FirstErrors {
 		fmt.Fprintln(w, "error:", e)
 	}
