@@ -98,6 +98,7 @@ func realMain(o options) error {
 		if err := json.Unmarshal(b, &res); err != nil {
 			return err
 		}
+		res.File = o.report
 		return writeReport(&res, ".")
 	}
 	if !o.noPin && os.Getenv(pinnedEnv) == "" {
