@@ -31,6 +31,8 @@ func colour(name string, i int) string {
 // svgChart draws two grouped bar panels for a suite: messages per second
 // and messages per server CPU-second, one group per cell, one bar per
 // server (median), with the min–max range as a whisker on the first panel.
+// Cells differ by orders of magnitude, so each group is scaled to its best
+// server (1.0); the absolute value is in each bar's tooltip.
 func svgChart(s *suiteResult) string {
 	const (
 		width   = 960
@@ -52,9 +54,9 @@ func svgChart(s *suiteResult) string {
 		lo    func(summary) float64
 		hi    func(summary) float64
 	}{
-		{"messages per second (median; whisker: min–max)", func(m summary) float64 { return m.MsgsPerSec },
+		{"messages per second, relative to the best server of each cell (median; whisker: min–max)", func(m summary) float64 { return m.MsgsPerSec },
 			func(m summary) float64 { return m.MsgsMin }, func(m summary) float64 { return m.MsgsMax }},
-		{"messages per server CPU-second (median)", func(m summary) float64 { return m.MsgsPerCPUSec }, nil, nil},
+		{"messages per server CPU-second, relative to the best server of each cell (median)", func(m summary) float64 { return m.MsgsPerCPUSec }, nil, nil},
 	}
 	for pi, p := range panels {
 		y0 := top + pi*(panelH+gap)
@@ -73,37 +75,30 @@ func svgChart(s *suiteResult) string {
 }
 
 func drawPanel(b *strings.Builder, s *suiteResult, title string, val, lo, hi func(summary) float64, x0, y0, w, h int) {
-	maxV := 0.0
-	for _, c := range s.Cells {
-		for _, r := range c.Rows {
-			v := val(r.Summary)
-			if hi != nil {
-				v = hi(r.Summary)
-			}
-			maxV = math.Max(maxV, v)
-		}
-	}
-	if maxV == 0 {
-		maxV = 1
-	}
-	step := niceStep(maxV / 5)
-	top := step * math.Ceil(maxV/step)
 	plotTop := y0 + 20
-	plotH := h - 20
+	plotH := h - 36
+	base := float64(plotTop + plotH)
 	fmt.Fprintf(b, `<text x="%d" y="%d" font-size="13">%s</text>`+"\n", x0, y0+10, html.EscapeString(title))
-	for v := 0.0; v <= top+step/2; v += step {
-		y := float64(plotTop+plotH) - v/top*float64(plotH)
+	const top = 1.2 // whiskers may pass the best median
+	for v := 0.0; v <= top+0.01; v += 0.2 {
+		y := base - v/top*float64(plotH)
 		fmt.Fprintf(b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>`, x0, x0+w, y, y)
-		fmt.Fprintf(b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", x0-6, y+4, kilo(v))
+		fmt.Fprintf(b, `<text x="%d" y="%.1f" text-anchor="end">%.1f</text>`+"\n", x0-6, y+4, v)
 	}
 	n := len(s.Cells)
 	if n == 0 {
 		return
 	}
 	groupW := float64(w) / float64(n)
-	bars := len(s.Servers)
-	barW := groupW * 0.8 / float64(max(bars, 1))
+	barW := groupW * 0.8 / float64(max(len(s.Servers), 1))
 	for ci, c := range s.Cells {
+		best := 0.0
+		for _, r := range c.Rows {
+			best = math.Max(best, val(r.Summary))
+		}
+		if best == 0 {
+			best = 1
+		}
 		gx := float64(x0) + float64(ci)*groupW + groupW*0.1
 		for ri, r := range c.Rows {
 			m := r.Summary
@@ -111,34 +106,21 @@ func drawPanel(b *strings.Builder, s *suiteResult, title string, val, lo, hi fun
 				continue
 			}
 			v := val(m)
-			bh := v / top * float64(plotH)
+			bh := math.Min(v/best, top) / top * float64(plotH)
 			x := gx + float64(ri)*barW
 			fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %s</title></rect>`,
-				x, float64(plotTop+plotH)-bh, barW*0.9, bh, colour(r.Server, ri), html.EscapeString(r.Server), kilo(v))
+				x, base-bh, barW*0.9, bh, colour(r.Server, ri), html.EscapeString(r.Server), kilo(v))
 			if lo != nil && hi != nil {
-				yl := float64(plotTop+plotH) - lo(m)/top*float64(plotH)
-				yh := float64(plotTop+plotH) - hi(m)/top*float64(plotH)
+				yl := base - math.Min(lo(m)/best, top)/top*float64(plotH)
+				yh := base - math.Min(hi(m)/best, top)/top*float64(plotH)
 				cx := x + barW*0.45
 				fmt.Fprintf(b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="black"/>`, cx, cx, yl, yh)
 			}
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle">%d conns, %s, depth %d</text>`+"\n",
-			gx+groupW*0.4, plotTop+plotH+16, c.Conns, size(c.Size), c.Depth)
+		cx := gx + groupW*0.4
+		fmt.Fprintf(b, `<text x="%.1f" y="%.0f" text-anchor="middle">%d conns</text>`, cx, base+14, c.Conns)
+		fmt.Fprintf(b, `<text x="%.1f" y="%.0f" text-anchor="middle">%s, depth %d</text>`+"\n", cx, base+28, size(c.Size), c.Depth)
 	}
-	fmt.Fprintf(b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="black"/>`+"\n", x0, x0+w, plotTop+plotH, plotTop+plotH)
-}
-
-// niceStep rounds v up to 1, 2 or 5 times a power of ten.
-func niceStep(v float64) float64 {
-	if v <= 0 {
-		return 1
-	}
-	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if m*p >= v {
-			return m * p
-		}
-	}
-	return 10 * p
+	fmt.Fprintf(b, `<line x1="%d" x2="%d" y1="%.0f" y2="%.0f" stroke="black"/>`+"\n", x0, x0+w, base, base)
 }
