@@ -2,4 +2,7 @@ module github.com/gettynet/getty
 
 go 1.25
 
-require go.uber.org/goleak v1.3.0
+require (
+	github.com/HdrHistogram/hdrhistogram-go v1.2.0
+	go.uber.org/goleak v1.3.0
+)
