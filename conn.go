@@ -80,6 +80,15 @@ type PacketConn interface {
 	Connected() bool
 }
 
+// MessageLimiter is implemented by message connections that cannot send a
+// message larger than some size (a UDP or Unix datagram). The session then
+// refuses a larger package in Write, WriteTo, WriteBytes and WriteBuffers
+// with an error wrapping ErrMessageTooLarge, before anything is queued, and
+// the session stays open.
+type MessageLimiter interface {
+	MaxMessageSize() int
+}
+
 // Handshaker is implemented by connections with a handshake to finish before
 // the session opens (crypto/tls.Conn is one). The session calls it with a
 // context bounded by HandshakeTimeout.
