@@ -89,6 +89,15 @@ type MessageLimiter interface {
 	MaxMessageSize() int
 }
 
+// BufferedReader is implemented by message connections that receive several
+// messages per system call. Buffered reports how many received messages the
+// next ReadMessage calls return without blocking. While it is not zero, the
+// session holds back the writes its handler makes and sends them in one
+// batch after the last buffered message.
+type BufferedReader interface {
+	Buffered() int
+}
+
 // Handshaker is implemented by connections with a handshake to finish before
 // the session opens (crypto/tls.Conn is one). The session calls it with a
 // context bounded by HandshakeTimeout.
