@@ -103,7 +103,7 @@ func TestBadDatagramsReportedNotFatal(t *testing.T) {
 	srv := startEchoServer(t, "127.0.0.1:0", &udp.Config{MaxDatagramSize: 100}, nil, lengthfield.Codec{})
 	raw := rawSocket(t, "udp4", "127.0.0.1:0")
 	send(t, raw, srv.l.Addr(), "\x00\x00\x00\x60"+strings.Repeat("t", 0x60)+"more than 100") // truncated
-	send(t, raw, srv.l.Addr(), "\x00\x00\x00\x10short")                                     // a package cut short
+	send(t, raw, srv.l.Addr(), "\x00\x00\x00\x10short")                                      // a package cut short
 	send(t, raw, srv.l.Addr(), "\x00\x00\x00\x02ok")
 	srv.rec.wait(t, "two errors and a package", func(r *recorder) bool { return len(r.errs) == 2 && len(r.pkgs) == 1 })
 	pkgs, errs := srv.rec.snapshot()
