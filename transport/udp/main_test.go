@@ -38,11 +38,13 @@ type peer struct {
 	lines chan string
 }
 
-// startPeer starts a program; it is killed (by its pid) when the test ends.
+// startPeer starts a program; it and its children are killed (by its
+// process group id) when the test ends.
 func startPeer(t *testing.T, name string, args ...string) *peer {
 	t.Helper()
 	cmd := exec.Command(requirePeer(t, name), args...)
 	cmd.Stderr = os.Stderr
+	ownGroup(cmd) // so that forked children (socat's) end with it
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -66,8 +68,8 @@ func startPeer(t *testing.T, name string, args ...string) *peer {
 	}()
 	t.Cleanup(func() {
 		stdin.Close()
-		cmd.Process.Kill() //nolint:errcheck // it may have exited already
-		cmd.Wait()         //nolint:errcheck // killed on purpose
+		killGroup(cmd)
+		cmd.Wait() //nolint:errcheck // killed on purpose
 		<-done
 	})
 	return p
