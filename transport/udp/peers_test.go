@@ -135,4 +135,3 @@ func TestSocatClientAgainstServer(t *testing.T) {
 		t.Fatalf("server saw %q, errors %v", pkgs, errs)
 	}
 }
-
