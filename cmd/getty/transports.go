@@ -29,6 +29,7 @@ type transport struct {
 func transports() map[string]transport {
 	return map[string]transport{
 		"tcp": tcpTransport(),
+		"udp": udpTransport(),
 	}
 }
 
