@@ -33,8 +33,9 @@ func variants() []variant {
 		{"connected+deadline", "SetWriteDeadline, then Write, per datagram", sendConnected(true)},
 		{"batched-unconnected", fmt.Sprintf("ipv4.PacketConn.WriteBatch (sendmmsg), %d datagrams per call, address each", batch), sendBatched(false)},
 		{"batched-connected", fmt.Sprintf("ipv4.PacketConn.WriteBatch (sendmmsg), %d datagrams per call, connected", batch), sendBatched(true)},
-		{"getty-single", "udp.Conn.WriteMessages, connected, WriteBatch 1 (one datagram per call)", sendGetty(1)},
-		{"getty-batched", fmt.Sprintf("udp.Conn.WriteMessages, connected, %d datagrams per call", batch), sendGetty(batch)},
+		{"getty-single", "udp.Conn.WriteMessages, connected, WriteBatch 1 (one datagram per call)", sendGetty(1, true)},
+		{"getty-sendmmsg", fmt.Sprintf("udp.Conn.WriteMessages, connected, %d datagrams per sendmmsg, NoGSO", batch), sendGetty(batch, true)},
+		{"getty-batched", fmt.Sprintf("udp.Conn.WriteMessages, connected, %d datagrams per call, default (sendmmsg + UDP_SEGMENT offload)", batch), sendGetty(batch, false)},
 	}
 }
 
@@ -123,9 +124,9 @@ func sendBatched(connected bool) func(*net.UDPAddr, int, int) (result, error) {
 	}
 }
 
-func sendGetty(perCall int) func(*net.UDPAddr, int, int) (result, error) {
+func sendGetty(perCall int, noGSO bool) func(*net.UDPAddr, int, int) (result, error) {
 	return func(to *net.UDPAddr, n, size int) (result, error) {
-		d := udp.Dialer{Addr: to.String(), ProbeWait: -1, Config: udp.Config{WriteBatch: perCall}}
+		d := udp.Dialer{Addr: to.String(), ProbeWait: -1, Config: udp.Config{WriteBatch: perCall, NoGSO: noGSO}}
 		c, err := d.DialUDP(contextBackground())
 		if err != nil {
 			return result{}, err

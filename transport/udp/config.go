@@ -60,6 +60,12 @@ type Config struct {
 	// (sendmmsg on Linux; one per call elsewhere). Default DefaultWriteBatch
 	// (64); 1 turns batching off.
 	WriteBatch int
+	// NoGSO turns off UDP segmentation offload (Linux UDP_SEGMENT), with
+	// which a run of equal-size datagrams to one destination crosses the
+	// network stack as one unit and is split into datagrams at the last
+	// moment. It is on wherever the kernel has it (Linux 4.18), unless
+	// WriteBatch is 1; a path that refuses it turns it off by itself.
+	NoGSO bool
 
 	// Probe is the payload of dial probes (see Dialer). Every endpoint drops
 	// incoming datagrams equal to it, so a server and its clients must agree

@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gettynet/getty"
@@ -46,8 +47,15 @@ type Conn struct {
 	drop uint32         // last SO_RXQ_OVFL count seen
 
 	wmu  sync.Mutex     // guards the write side below
-	wms  []ipv4.Message // the send batch; cap is cfg.WriteBatch
-	wvec [][]byte       // wms[i].Buffers is wvec[i : i+1]
+	wms  []ipv4.Message // the send batch: datagrams, or groups of them (GSO)
+	wvec [][]byte       // the batch's payloads, WriteBatch slots; each message's Buffers is a run of them
+	woob []byte         // UDP_SEGMENT control messages, segmentOOBSize per batch slot
+
+	// Segmentation offload: equal-size datagrams to one destination go as
+	// one send that the kernel splits (Linux UDP_SEGMENT).
+	gso      atomic.Bool
+	gsoMax   int          // the most payload bytes of one offloaded send
+	gsoSegUp atomic.Int64 // the largest segment size the path accepted offloaded
 
 	pending atomic.Pointer[getty.PacketError] // a send failure for the reader to report
 	st      counters
@@ -90,8 +98,16 @@ func newConn(uc *net.UDPConn, cfg *Config, ipv6Only bool) (*Conn, error) {
 		wms:  make([]ipv4.Message, 0, rc.WriteBatch),
 		wvec: make([][]byte, rc.WriteBatch),
 	}
-	if raw, err := uc.SyscallConn(); err == nil && enableDropCount(raw) {
-		c.roob = make([]byte, dropOOBSize*rc.ReadBatch)
+	if raw, err := uc.SyscallConn(); err == nil {
+		if enableDropCount(raw) {
+			c.roob = make([]byte, dropOOBSize*rc.ReadBatch)
+		}
+		if !rc.NoGSO && rc.WriteBatch > 1 && gsoSupported(raw) {
+			c.gso.Store(true)
+			c.gsoMax = familyMax
+			c.gsoSegUp.Store(int64(rc.MaxDatagramSize))
+			c.woob = make([]byte, segmentOOBSize*rc.WriteBatch)
+		}
 	}
 	if la != nil {
 		c.local.Store(la)
@@ -303,8 +319,10 @@ func (c *Conn) readError(err error) error {
 
 // WriteMessages sends each message as one datagram: to m.Addr, or to the
 // connected peer when m.Addr is nil. On Linux up to WriteBatch datagrams go
-// per system call (sendmmsg). A datagram that cannot go (too large, no or a
-// wrong destination, refused by the kernel for its destination) is dropped,
+// per system call (sendmmsg), and a run of equal-size datagrams to one
+// destination goes through the stack as one segmentation-offload send
+// (UDP_SEGMENT). A datagram that cannot go (too large, no or a wrong
+// destination, refused by the kernel for its destination) is dropped,
 // counted in Stats.SendErrors and reported by the next ReadMessage as a
 // *getty.PacketError; the others still go. An error from a connected socket
 // that only reports an earlier ICMP error does not cost the datagram: it is
@@ -320,7 +338,10 @@ func (c *Conn) WriteMessages(ms []getty.Message) error {
 	peer := c.peer.Load()
 	for len(ms) > 0 {
 		batch := c.wms[:0]
-		for len(ms) > 0 && len(batch) < cap(batch) {
+		gso := c.gso.Load()
+		segUp := int(c.gsoSegUp.Load())
+		used := 0
+		for len(ms) > 0 && used < len(c.wvec) {
 			m := ms[0]
 			ms = ms[1:]
 			to, err := c.destination(m, peer)
@@ -328,15 +349,38 @@ func (c *Conn) WriteMessages(ms []getty.Message) error {
 				c.sendFailed(m.Addr, err)
 				continue
 			}
-			j := len(batch)
-			c.wvec[j] = m.Data
-			batch = append(batch, ipv4.Message{Buffers: c.wvec[j : j+1], Addr: to})
+			c.wvec[used] = m.Data
+			used++
+			if gso && len(batch) > 0 && c.joins(&batch[len(batch)-1], to, len(m.Data), segUp) {
+				g := &batch[len(batch)-1]
+				g.Buffers = c.wvec[used-len(g.Buffers)-1 : used]
+				continue
+			}
+			batch = append(batch, ipv4.Message{Buffers: c.wvec[used-1 : used], Addr: to})
+		}
+		for i := range batch {
+			if g := &batch[i]; len(g.Buffers) > 1 {
+				g.OOB = putSegmentSize(c.woob[i*segmentOOBSize:], len(g.Buffers[0]))
+			}
 		}
 		if err := c.send(batch, peer); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// joins reports whether a datagram of n bytes to to can join the group g in
+// one offloaded send: same destination, segments of one size (only the last
+// may be shorter), within the kernel's limits.
+func (c *Conn) joins(g *ipv4.Message, to net.Addr, n, segUp int) bool {
+	seg, k := len(g.Buffers[0]), len(g.Buffers)
+	if n == 0 || n > seg || seg > segUp || k >= maxSegments || len(g.Buffers[k-1]) != seg || k*seg+n > c.gsoMax {
+		return false
+	}
+	a, _ := g.Addr.(*net.UDPAddr)
+	b, _ := to.(*net.UDPAddr)
+	return (a == nil && b == nil) || sameAddr(a, b)
 }
 
 // destination checks one outgoing datagram and returns the address to send
@@ -377,10 +421,7 @@ func (c *Conn) send(batch []ipv4.Message, peer *net.UDPAddr) error {
 		n, err := c.io.writeBatch(batch)
 		c.st.writeCalls.Add(1)
 		n = max(n, 0)
-		for i := range n {
-			c.st.datagramsOut.Add(1)
-			c.st.bytesOut.Add(uint64(len(batch[i].Buffers[0])))
-		}
+		c.sent(batch[:n])
 		batch = batch[n:]
 		if err == nil {
 			if n == 0 {
@@ -389,10 +430,24 @@ func (c *Conn) send(batch []ipv4.Message, peer *net.UDPAddr) error {
 			retried = false
 			continue
 		}
-		if len(batch) == 0 || !datagramErrno(err) {
+		if len(batch) == 0 {
 			return err
 		}
-		// The first datagram of what is left failed.
+		// The first message of what is left failed.
+		if g := &batch[0]; len(g.Buffers) > 1 {
+			if !datagramErrno(err) && !gsoFailure(err) {
+				return err
+			}
+			c.offloadFailed(len(g.Buffers[0]), err)
+			if err := c.sendEach(g, peer); err != nil {
+				return err
+			}
+			batch = batch[1:]
+			continue
+		}
+		if !datagramErrno(err) {
+			return err
+		}
 		if peer != nil && icmpErrno(err) && !retried {
 			// The error was left by an ICMP message about an earlier
 			// datagram; reading it cleared it, and this datagram was not
@@ -409,6 +464,55 @@ func (c *Conn) send(batch []ipv4.Message, peer *net.UDPAddr) error {
 		c.sendFailed(to, err)
 		batch = batch[1:]
 		retried = false
+	}
+	return nil
+}
+
+// sent counts the datagrams of messages the kernel accepted.
+func (c *Conn) sent(ms []ipv4.Message) {
+	var d, b, g uint64
+	for i := range ms {
+		if k := len(ms[i].Buffers); k > 1 {
+			g += uint64(k)
+		}
+		for _, p := range ms[i].Buffers {
+			d++
+			b += uint64(len(p))
+		}
+	}
+	c.st.datagramsOut.Add(d)
+	c.st.bytesOut.Add(b)
+	if g > 0 {
+		c.st.offloaded.Add(g)
+	}
+}
+
+// offloadFailed learns from a failed offloaded send: the path takes no
+// offload at all, or (EINVAL) no segments of this size, larger than its MTU.
+func (c *Conn) offloadFailed(seg int, err error) {
+	if gsoFailure(err) {
+		c.gso.Store(false)
+		return
+	}
+	if !errorIs(err, syscall.EINVAL) {
+		return // about the destination, not the segments
+	}
+	for {
+		up := c.gsoSegUp.Load()
+		if int64(seg) > up || c.gsoSegUp.CompareAndSwap(up, int64(seg-1)) {
+			return
+		}
+	}
+}
+
+// sendEach sends the datagrams of a failed offloaded group one by one.
+func (c *Conn) sendEach(g *ipv4.Message, peer *net.UDPAddr) error {
+	var one [1]ipv4.Message
+	for i := range g.Buffers {
+		one[0] = ipv4.Message{Buffers: g.Buffers[i : i+1], Addr: g.Addr}
+		if err := c.send(one[:], peer); err != nil {
+			return err
+		}
 	}
 	return nil
 }

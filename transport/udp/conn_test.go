@@ -58,7 +58,7 @@ func TestUnconnectedReadWrite(t *testing.T) {
 	packetErr(t, c, getty.ErrNoDestination)
 	st := c.Stats()
 	want := udp.Stats{DatagramsIn: 2, BytesIn: 12, DatagramsOut: 2, BytesOut: 8, SendErrors: 1}
-	st.ReadCalls, st.WriteCalls = 0, 0
+	st.ReadCalls, st.WriteCalls, st.Offloaded = 0, 0, 0
 	if st != want {
 		t.Fatalf("stats %+v, want %+v", st, want)
 	}
@@ -265,6 +265,57 @@ func TestBatchedIO(t *testing.T) {
 		if st.ReadCalls > 10 || st.WriteCalls != 2 {
 			t.Fatalf("ReadCalls=%d WriteCalls=%d; want recvmmsg/sendmmsg batching", st.ReadCalls, st.WriteCalls)
 		}
+	}
+}
+
+// Runs of equal-size datagrams to one destination go as one offloaded send;
+// whatever the grouping, every datagram arrives whole, alone and in order.
+func TestSegmentationOffload(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		noGSO bool
+	}{{"offload", false}, {"no offload", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, c := listen(t, "127.0.0.1:0", &udp.Config{NoGSO: tc.noGSO})
+			a, b := rawSocket(t, "udp4", "127.0.0.1:0"), rawSocket(t, "udp4", "127.0.0.1:0")
+			type dgram struct {
+				to   *net.UDPConn
+				data string
+			}
+			var ds []dgram
+			for _, size := range []int{10, 10, 10, 4, 10, 10, 0, 10, 20, 20, 1} {
+				ds = append(ds, dgram{a, strings.Repeat(string(rune('a'+len(ds))), size)})
+			}
+			for i := range 70 { // more than one group can hold
+				ds = append(ds, dgram{b, fmt.Sprintf("%03d", i)})
+			}
+			ds = append(ds, dgram{a, "x"}, dgram{b, "y"}, dgram{a, "z"})
+			ms := make([]getty.Message, len(ds))
+			for i, d := range ds {
+				ms[i] = getty.Message{Addr: d.to.LocalAddr(), Data: []byte(d.data)}
+			}
+			if err := c.WriteMessages(ms); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range ds {
+				if got, _ := recv(t, d.to); got != d.data {
+					t.Fatalf("got %q, want %q", got, d.data)
+				}
+			}
+			st := c.Stats()
+			t.Logf("%d datagrams in %d send calls, %d offloaded", st.DatagramsOut, st.WriteCalls, st.Offloaded)
+			if st.DatagramsOut != uint64(len(ds)) || st.SendErrors != 0 {
+				t.Fatalf("stats %+v", st)
+			}
+			if runtime.GOOS == "linux" && !tc.noGSO && st.Offloaded == 0 {
+				t.Fatal("nothing went through segmentation offload")
+			}
+			if tc.noGSO && st.Offloaded != 0 {
+				t.Fatalf("%d datagrams offloaded with NoGSO", st.Offloaded)
+			}
+		})
 	}
 }
 

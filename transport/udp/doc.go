@@ -19,8 +19,10 @@
 // write path, which sends with no address when connected. On Linux, reads
 // and writes move up to Config.ReadBatch and Config.WriteBatch datagrams per
 // system call (recvmmsg and sendmmsg, through golang.org/x/net/ipv4 and
-// ipv6); elsewhere one per call. The session sends the replies to one
-// received batch as one batch.
+// ipv6), and a run of equal-size datagrams to one destination crosses the
+// network stack as one unit that the kernel splits at the last moment (UDP
+// segmentation offload, UDP_SEGMENT); elsewhere one datagram per call. The
+// session sends the replies to one received batch as one batch.
 //
 // # Datagrams and packages
 //

@@ -58,3 +58,5 @@ func datagramErrno(err error) bool {
 	}
 	return false
 }
+
+func errorIs(err error, target syscall.Errno) bool { return errors.Is(err, target) }

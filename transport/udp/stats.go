@@ -37,6 +37,10 @@ type Stats struct {
 	// reported by the kernel on a connected socket.
 	ICMPErrors uint64
 
+	// Offloaded counts the datagrams of DatagramsOut that went in groups
+	// through segmentation offload (UDP_SEGMENT).
+	Offloaded uint64
+
 	// ReadCalls and WriteCalls count receive and send system calls; against
 	// the datagram counts they show how well batching works.
 	ReadCalls  uint64
@@ -46,7 +50,7 @@ type Stats struct {
 type counters struct {
 	datagramsIn, bytesIn, datagramsOut, bytesOut atomic.Uint64
 	dropped, truncated, foreign, probes          atomic.Uint64
-	sendErrors, icmpErrors                       atomic.Uint64
+	sendErrors, icmpErrors, offloaded            atomic.Uint64
 	readCalls, writeCalls                        atomic.Uint64
 }
 
@@ -62,6 +66,7 @@ func (c *counters) snapshot() Stats {
 		Probes:       c.probes.Load(),
 		SendErrors:   c.sendErrors.Load(),
 		ICMPErrors:   c.icmpErrors.Load(),
+		Offloaded:    c.offloaded.Load(),
 		ReadCalls:    c.readCalls.Load(),
 		WriteCalls:   c.writeCalls.Load(),
 	}
