@@ -252,3 +252,25 @@ func TestServerSessionConnectsToOnePeer(t *testing.T) {
 		t.Fatalf("server saw %q, errors %v", pkgs, errs)
 	}
 }
+
+// A listener on an empty host is dual-stack: it answers IPv4 and IPv6
+// clients alike.
+func TestDualStackListener(t *testing.T) {
+	t.Parallel()
+	hasIPv6Loopback(t)
+	srv := startEchoServer(t, ":0", nil, nil, nil)
+	_, port, _ := net.SplitHostPort(srv.addr)
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		_, s, rec := dialClient(t, udp.Dialer{Addr: net.JoinHostPort(host, port)}, nil, nil, nil)
+		if err := s.Write([]byte("hi " + host)); err != nil {
+			t.Fatal(err)
+		}
+		rec.wait(t, "the echo from "+host, func(r *recorder) bool { return len(r.pkgs) == 1 })
+		if pkgs, _ := rec.snapshot(); pkgs[0] != "hi "+host {
+			t.Fatalf("got %q", pkgs)
+		}
+	}
+	if c := srv.conn(); c.MaxMessageSize() != udp.MaxDatagramIPv4 {
+		t.Fatalf("a dual-stack socket's limit is %d; IPv4 peers need %d", c.MaxMessageSize(), udp.MaxDatagramIPv4)
+	}
+}
