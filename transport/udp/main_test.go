@@ -11,25 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gettynet/getty/internal/testutil"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// requirePeer returns the path of a third-party program the test talks to.
-// It skips the test when the program is missing, unless GETTY_REQUIRE_PEERS=1
-// (as in CI), when it fails.
-func requirePeer(t testing.TB, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("GETTY_REQUIRE_PEERS") == "1" {
-			t.Fatalf("peer %q is required (GETTY_REQUIRE_PEERS=1) but missing: %v", name, err)
-		}
-		t.Skipf("peer %q not installed", name)
-	}
-	return path
-}
 
 // peer is a third-party process whose stdout the test reads line by line.
 type peer struct {
@@ -42,7 +28,7 @@ type peer struct {
 // process group id) when the test ends.
 func startPeer(t *testing.T, name string, args ...string) *peer {
 	t.Helper()
-	cmd := exec.Command(requirePeer(t, name), args...)
+	cmd := exec.Command(testutil.RequirePeer(t, name), args...)
 	cmd.Stderr = os.Stderr
 	ownGroup(cmd) // so that forked children (socat's) end with it
 	stdin, err := cmd.StdinPipe()

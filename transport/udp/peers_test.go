@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gettynet/getty/internal/testutil"
 	"github.com/gettynet/getty/transport/udp"
 )
 
@@ -75,7 +76,7 @@ for _ in range(3):
 // socatEcho starts a socat UDP echo server and waits until it answers.
 func socatEcho(t *testing.T) string {
 	t.Helper()
-	requirePeer(t, "socat")
+	testutil.RequirePeer(t, "socat")
 	for attempt := 0; attempt < 5; attempt++ {
 		port := freePort(t)
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
@@ -120,7 +121,7 @@ func TestClientAgainstSocatEchoServer(t *testing.T) {
 
 func TestSocatClientAgainstServer(t *testing.T) {
 	t.Parallel()
-	socat := requirePeer(t, "socat")
+	socat := testutil.RequirePeer(t, "socat")
 	srv := startEchoServer(t, "127.0.0.1:0", nil, nil, nil)
 	cmd := exec.Command(socat, "-t", "0.5", "-", "UDP:"+srv.addr)
 	cmd.Stdin = strings.NewReader("hello\nworld\n")
