@@ -274,3 +274,25 @@ func TestDualStackListener(t *testing.T) {
 		t.Fatalf("a dual-stack socket's limit is %d; IPv4 peers need %d", c.MaxMessageSize(), udp.MaxDatagramIPv4)
 	}
 }
+
+// A client session is connected: datagrams from a third socket never reach
+// its handler.
+func TestConnectedSessionIgnoresThirdParty(t *testing.T) {
+	t.Parallel()
+	srv := startEchoServer(t, "127.0.0.1:0", nil, nil, nil)
+	_, s, rec := dialClient(t, udp.Dialer{Addr: srv.addr}, nil, nil, nil)
+	third := rawSocket(t, "udp4", "127.0.0.1:0")
+	for range 5 {
+		send(t, third, s.LocalAddr(), "intruder\n")
+	}
+	if err := s.Write([]byte("mine")); err != nil {
+		t.Fatal(err)
+	}
+	rec.wait(t, "the echo", func(r *recorder) bool { return len(r.pkgs) >= 1 })
+	if pkgs, errs := rec.snapshot(); len(pkgs) != 1 || pkgs[0] != "mine" || len(errs) != 0 {
+		t.Fatalf("client saw %q, errors %v", pkgs, errs)
+	}
+	if st := s.Conn().(*udp.Conn).Stats(); st.DatagramsIn != 1 {
+		t.Fatalf("DatagramsIn=%d", st.DatagramsIn)
+	}
+}
