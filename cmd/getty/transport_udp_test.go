@@ -9,13 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"go.uber.org/goleak"
 )
 
 // TestUDPServeAndDial runs `getty serve --transport udp` and talks to it with
 // `getty dial --transport udp`: lines in, one datagram each, echoes out.
 func TestUDPServeAndDial(t *testing.T) {
-	defer goleak.VerifyNone(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
@@ -44,7 +42,6 @@ func TestUDPServeAndDial(t *testing.T) {
 }
 
 func TestUDPDialNobodyListening(t *testing.T) {
-	defer goleak.VerifyNone(t)
 	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
