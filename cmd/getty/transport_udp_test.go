@@ -8,7 +8,6 @@ import (
 	"net"
 	"strings"
 	"testing"
-
 )
 
 // TestUDPServeAndDial runs `getty serve --transport udp` and talks to it with
