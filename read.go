@@ -138,10 +138,24 @@ func (s *Session[T]) consume(data []byte) (used int, err error) {
 	return used, nil
 }
 
-// readMessages is the read loop of message and packet sessions.
+// readMessages is the read loop of message and packet sessions. When the
+// transport received several messages at once (BufferedReader), the writer
+// stays corked until the last of them is dispatched, so that the replies to
+// one batch leave in one batch.
 func (s *Session[T]) readMessages() error {
 	e := s.e
+	br, _ := s.msgc.(BufferedReader)
+	held := false
+	defer func() {
+		if held {
+			s.w.uncork()
+		}
+	}()
 	for {
+		if held && br.Buffered() == 0 {
+			s.w.uncork() // the next read may block: send what the batch produced
+			held = false
+		}
 		m, err := s.msgc.ReadMessage(e.opts.MaxPackageSize)
 		if err != nil {
 			var pe *PacketError
@@ -151,9 +165,13 @@ func (s *Session[T]) readMessages() error {
 			}
 			return err
 		}
+		if !held && br != nil && br.Buffered() > 0 {
+			s.w.cork()
+			held = true
+		}
 		s.bytesIn.Add(uint64(len(m.Data)))
 		s.lastRead.Store(e.wheel.Now())
-		if err := s.consumeMessage(m); err != nil {
+		if err := s.consumeMessage(m, held); err != nil {
 			if s.pktc == nil {
 				return err
 			}
@@ -166,7 +184,8 @@ func (s *Session[T]) readMessages() error {
 }
 
 // consumeMessage decodes the packages of one message and dispatches them.
-func (s *Session[T]) consumeMessage(m Message) error {
+// held says the caller keeps the writer corked already.
+func (s *Session[T]) consumeMessage(m Message, held bool) error {
 	e := s.e
 	if e.opts.TaskPool == nil {
 		s.cb.Lock()
@@ -180,9 +199,9 @@ func (s *Session[T]) consumeMessage(m Message) error {
 		s.deliver(pkg, m.Addr)
 		return nil
 	}
-	corked := false
+	corked := held
 	defer func() {
-		if corked {
+		if corked && !held {
 			s.w.uncork()
 		}
 	}()

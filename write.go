@@ -154,8 +154,8 @@ func (w *writer[T]) writePkg(pkg T, addr net.Addr) error {
 	} else {
 		*out, err = s.e.codec.Encode(*out, pkg)
 	}
-	if err == nil && len(*out)-start > s.e.opts.MaxPackageSize {
-		err = fmt.Errorf("%w: encoded package is %d bytes, the limit is %d", ErrMessageTooLarge, len(*out)-start, s.e.opts.MaxPackageSize)
+	if err == nil && len(*out)-start > s.maxOut {
+		err = fmt.Errorf("%w: encoded package is %d bytes, the limit is %d", ErrMessageTooLarge, len(*out)-start, s.maxOut)
 	}
 	if err != nil {
 		*out = (*out)[:start]
@@ -167,6 +167,16 @@ func (w *writer[T]) writePkg(pkg T, addr net.Addr) error {
 
 func (w *writer[T]) writeRaw(bufs [][]byte) error {
 	s := w.s
+	if s.msgMax > 0 {
+		n := 0
+		for _, b := range bufs {
+			n += len(b)
+		}
+		if n > s.msgMax {
+			return &OpError{Op: "write", Session: s.id, Addr: s.conn.RemoteAddr(),
+				Err: fmt.Errorf("%w: message is %d bytes, the transport's limit is %d", ErrMessageTooLarge, n, s.msgMax)}
+		}
+	}
 	w.mu.Lock()
 	if err := w.admitLocked(); err != nil {
 		w.mu.Unlock()

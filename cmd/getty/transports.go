@@ -34,6 +34,7 @@ type transport struct {
 func transports() map[string]transport {
 	return map[string]transport{
 		"tcp": tcpTransport(),
+		"udp": udpTransport(),
 	}
 }
 
