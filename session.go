@@ -22,9 +22,10 @@ type Session[T any] struct {
 	e      *endpoint[T]
 	id     uint64
 	conn   Conn
-	stream net.Conn    // set for stream transports
-	msgc   MessageConn // set for message transports
-	pktc   PacketConn  // set for packet transports (msgc too)
+	stream net.Conn       // set for stream transports
+	msgc   MessageConn    // set for message transports
+	pktc   PacketConn     // set for packet transports (msgc too)
+	limit  MessageLimiter // set for message transports with a size limit
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -65,6 +66,7 @@ func newSession[T any](e *endpoint[T], conn Conn) (*Session[T], error) {
 	switch c := conn.(type) {
 	case MessageConn:
 		s.msgc = c
+		s.limit, _ = c.(MessageLimiter)
 		if p, ok := c.(PacketConn); ok {
 			s.pktc = p
 		}

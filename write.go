@@ -151,16 +151,30 @@ func (w *writer[T]) writePkg(pkg T, addr net.Addr) error {
 	if err == nil && len(*out)-start > s.e.opts.MaxPackageSize {
 		err = fmt.Errorf("%w: encoded package is %d bytes, the limit is %d", ErrMessageTooLarge, len(*out)-start, s.e.opts.MaxPackageSize)
 	}
+	op := "encode"
+	if err == nil && s.limit != nil {
+		op = "write"
+		err = s.limit.CheckMessageSize(len(*out) - start)
+	}
 	if err != nil {
 		*out = (*out)[:start]
 		w.mu.Unlock()
-		return &OpError{Op: "encode", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}
+		return &OpError{Op: op, Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}
 	}
 	return w.commitLocked(kind, addr)
 }
 
 func (w *writer[T]) writeRaw(bufs [][]byte) error {
 	s := w.s
+	if s.limit != nil {
+		n := 0
+		for _, b := range bufs {
+			n += len(b)
+		}
+		if err := s.limit.CheckMessageSize(n); err != nil {
+			return &OpError{Op: "write", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}
+		}
+	}
 	w.mu.Lock()
 	if err := w.admitLocked(); err != nil {
 		w.mu.Unlock()
