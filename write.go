@@ -180,7 +180,7 @@ func (w *writer[T]) writeRaw(bufs [][]byte) error {
 		w.mu.Unlock()
 		return err
 	}
-	if s.stream != nil && !w.flushing && !w.corked && (w.out == nil || len(*w.out) == 0) {
+	if s.stream != nil && !w.flushing && !w.corked && w.pkgs == 0 {
 		return w.flushDirectLocked(bufs)
 	}
 	out := w.buf()
@@ -231,7 +231,7 @@ func (w *writer[T]) flushDirectLocked(bufs [][]byte) error {
 // w.mu and, if a write fails, closes the session.
 func (w *writer[T]) flushLocked() error {
 	w.flushing = true
-	for w.out != nil && len(*w.out) > 0 && !w.broken {
+	for w.pkgs > 0 && !w.broken { // pkgs, not bytes: an empty datagram is a message too
 		buf, spans, pkgs := w.out, w.spans, w.pkgs
 		w.out, w.spans, w.pkgs = nil, w.spareSpans[:0], 0
 		w.inflight = len(*buf)
@@ -332,7 +332,7 @@ func (w *writer[T]) cork() {
 func (w *writer[T]) uncork() {
 	w.mu.Lock()
 	w.corked = false
-	if w.flushing || w.out == nil || len(*w.out) == 0 || w.broken {
+	if w.flushing || w.pkgs == 0 || w.broken {
 		w.mu.Unlock()
 		return
 	}
@@ -386,7 +386,7 @@ func (w *writer[T]) drain() {
 		w.cond.Wait()
 		w.waiters--
 	}
-	if !w.broken && w.out != nil && len(*w.out) > 0 {
+	if !w.broken && w.pkgs > 0 {
 		w.flushLocked() //nolint:errcheck // the session is closing; the error is its cause if it was first
 	} else {
 		w.mu.Unlock()
