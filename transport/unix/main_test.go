@@ -157,13 +157,16 @@ func dial(t testing.TB, d getty.Dialer, codec getty.Codec[[]byte], h getty.Handl
 	return c, s
 }
 
+// timeout bounds every wait of the tests.
+func timeout() <-chan time.Time { return time.After(10 * time.Second) }
+
 // recv waits for one package on ch.
 func recv(t testing.TB, ch <-chan []byte) []byte {
 	t.Helper()
 	select {
 	case p := <-ch:
 		return p
-	case <-time.After(10 * time.Second):
+	case <-timeout():
 		t.Fatal("timed out waiting for a package")
 		return nil
 	}

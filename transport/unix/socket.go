@@ -212,9 +212,6 @@ func listenStream(network Network, path string, cfg *Config) (*net.UnixListener,
 }
 
 func listenPacket(path string, cfg *Config) (*PacketConn, error) {
-	if path == "" {
-		return nil, fmt.Errorf("%w: unix: empty socket path", getty.ErrInvalidOptions)
-	}
 	fd, file, err := bindSocket(xunix.SOCK_DGRAM, path, cfg)
 	if err != nil {
 		return nil, err

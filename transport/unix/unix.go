@@ -118,8 +118,10 @@ type Listener struct {
 }
 
 // Listen binds a socket of the given kind to path (a file path, or
-// "@name" for a Linux abstract address) and listens. A nil cfg means
-// defaults. It fails with ErrAddrInUse when a live socket owns the path.
+// "@name" for a Linux abstract address) and listens. An empty path, like
+// port 0, lets the kernel pick a free abstract name (see Addr). A nil cfg
+// means defaults. It fails with ErrAddrInUse when a live socket owns the
+// path.
 func Listen(network Network, path string, cfg *Config) (*Listener, error) {
 	c := cfg.orZero()
 	l := &Listener{network: network, cfg: c, done: make(chan struct{})}
@@ -164,8 +166,13 @@ func (l *Listener) Accept() (getty.Conn, error) {
 }
 
 func (l *Listener) acceptPacket() (getty.Conn, error) {
+	select {
+	case <-l.done:
+		return nil, &net.OpError{Op: "accept", Net: string(Datagram), Addr: l.Addr(), Err: net.ErrClosed}
+	default:
+	}
 	l.mu.Lock()
-	if !l.handed && l.pc != nil {
+	if !l.handed {
 		l.handed = true
 		pc := l.pc
 		l.mu.Unlock()
