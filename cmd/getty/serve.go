@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"time"
 
 	"github.com/gettynet/getty"
@@ -66,12 +67,34 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	return err
 }
 
-// echoHandler writes every package back and logs session events.
-func echoHandler(log interface {
+// echoLogger is what the echo handler logs to.
+type echoLogger interface {
 	Info(string, ...any)
 	Warn(string, ...any)
-}) getty.Handler[[]byte] {
-	return getty.HandlerFuncs[[]byte]{
+}
+
+// packetEcho adds OnPacket to the echo handler: on packet transports
+// (unixgram) each package goes back to its sender.
+type packetEcho struct {
+	getty.HandlerFuncs[[]byte]
+	log echoLogger
+}
+
+func (h packetEcho) OnPacket(s *getty.Session[[]byte], p []byte, from net.Addr) {
+	var err error
+	if s.RemoteAddr() != nil {
+		err = s.Write(p)
+	} else {
+		err = s.WriteTo(p, from)
+	}
+	if err != nil {
+		h.log.Warn("echo failed", "session", s.ID(), "to", from.String(), "err", err)
+	}
+}
+
+// echoHandler writes every package back and logs session events.
+func echoHandler(log echoLogger) getty.Handler[[]byte] {
+	return packetEcho{log: log, HandlerFuncs: getty.HandlerFuncs[[]byte]{
 		Open: func(s *getty.Session[[]byte]) error {
 			log.Info("session open", "session", s.ID(), "remote", addr(s.RemoteAddr()))
 			return nil
@@ -88,7 +111,7 @@ func echoHandler(log interface {
 			st := s.Stats()
 			log.Info("session closed", "session", s.ID(), "cause", s.Err(), "packages_in", st.PackagesIn, "bytes_in", st.BytesIn)
 		},
-	}
+	}}
 }
 
 func addr(a interface{ String() string }) string {

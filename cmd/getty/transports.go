@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gettynet/getty"
+	"github.com/gettynet/getty/transport/unix"
 )
 
 // endpointFlags are the flags every transport may read.
@@ -28,7 +29,10 @@ type transport struct {
 
 func transports() map[string]transport {
 	return map[string]transport{
-		"tcp": tcpTransport(),
+		"tcp":        tcpTransport(),
+		"unix":       unixTransport(unix.Stream, "getty.sock"),
+		"unixgram":   unixTransport(unix.Datagram, "getty-gram.sock"),
+		"unixpacket": unixTransport(unix.Seqpacket, "getty-packet.sock"),
 	}
 }
 
