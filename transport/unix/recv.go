@@ -40,6 +40,9 @@ type msgReader struct {
 }
 
 func (r *msgReader) init(rc syscall.RawConn, network string, initial int) {
+	if initial <= 0 {
+		initial = DefaultMessageBuffer
+	}
 	r.rc, r.network, r.initial = rc, network, initial
 	r.fn = r.call
 }
@@ -86,22 +89,22 @@ func (r *msgReader) call(fd uintptr) bool {
 }
 
 // next receives the next message. It returns the message's real size; a
-// message over max is consumed and returned with data == nil. The data is
-// valid until the next call.
+// message over limit is consumed and returned with data == nil. The data
+// is valid until the next call.
 //
-// While the buffer holds more than max bytes, one recvmsg does: whatever it
-// truncates is over max anyway. Otherwise the size is peeked first, and the
-// buffer grows (up to max+1) when a message needs it.
-func (r *msgReader) next(max int) (data []byte, size int, err error) {
+// While the buffer holds more than limit bytes, one recvmsg does: whatever
+// it truncates is over limit anyway. Otherwise the size is peeked first,
+// and the buffer grows (up to limit+1) when a message needs it.
+func (r *msgReader) next(limit int) (data []byte, size int, err error) {
 	if r.buf == nil {
-		r.buf = make([]byte, min(max+1, r.initial))
+		r.buf = make([]byte, min(limit+1, r.initial))
 	}
-	if len(r.buf) > max {
+	if len(r.buf) > limit {
 		n, _, err := r.recv(r.buf, xunix.MSG_TRUNC) // MSG_TRUNC: n is the real size
 		if err != nil {
 			return nil, 0, err
 		}
-		if n > max {
+		if n > limit {
 			return nil, n, nil
 		}
 		return r.buf[:n], n, nil
@@ -110,26 +113,26 @@ func (r *msgReader) next(max int) (data []byte, size int, err error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	if n > max || n <= len(r.buf) {
+	if n > limit || n <= len(r.buf) {
 		// The message is in buf already, or unwanted: consume it.
 		if _, _, err := r.recv(nil, xunix.MSG_TRUNC); err != nil {
 			return nil, 0, err
 		}
-		if n > max {
+		if n > limit {
 			return nil, n, nil
 		}
 		return r.buf[:n], n, nil
 	}
-	size = len(r.buf)
+	size = max(len(r.buf), 1)
 	for size < n {
 		size *= 2
 	}
-	r.buf = make([]byte, min(size, max+1))
+	r.buf = make([]byte, min(size, limit+1))
 	n, _, err = r.recv(r.buf, xunix.MSG_TRUNC)
 	if err != nil {
 		return nil, 0, err
 	}
-	if n > max {
+	if n > limit {
 		return nil, n, nil
 	}
 	return r.buf[:n], n, nil
@@ -147,16 +150,24 @@ func (r *msgReader) from() net.Addr {
 	if r.lastAddr != nil && r.lastLen == nl && bytes.Equal(r.lastName[:nl], raw) {
 		return r.lastAddr
 	}
-	var name string
-	if raw[0] == 0 {
-		name = "@" + string(raw[1:]) // abstract: no trailing NUL
-	} else if i := bytes.IndexByte(raw, 0); i >= 0 {
-		name = string(raw[:i])
-	} else {
-		name = string(raw)
-	}
+	name := addrName(raw)
 	copy(r.lastName[:], raw)
 	r.lastLen = nl
 	r.lastAddr = &net.UnixAddr{Name: name, Net: r.network}
 	return r.lastAddr
+}
+
+// addrName turns the sun_path bytes of a received address into a name as
+// package net writes it: a path, or "@" and the abstract name.
+func addrName(raw []byte) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	if raw[0] == 0 {
+		return "@" + string(raw[1:]) // abstract: no trailing NUL
+	}
+	if i := bytes.IndexByte(raw, 0); i >= 0 {
+		return string(raw[:i])
+	}
+	return string(raw)
 }
