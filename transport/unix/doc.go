@@ -18,8 +18,10 @@
 // # Socket files
 //
 // Listen creates the socket file with Config.Mode (0600 unless set); at no
-// moment does the file have wider permissions. If the path exists, Listen finds out whether
-// a live server owns it: a live one makes Listen fail with ErrAddrInUse; a
+// moment does the file have wider permissions. If the path exists, Listen
+// finds out whether a live server owns it (by connecting to it: a live
+// stream server sees a connection open and close). A live one makes Listen
+// fail with ErrAddrInUse; a
 // stale file left by a server that died is replaced; a path that is not a
 // socket is never touched. The file is removed when the listener closes
 // (Server.Shutdown and Server.Close close it), unless another socket has
@@ -27,20 +29,27 @@
 // sun_path).
 //
 // A name starting with "@" is a Linux abstract address: it lives in the
-// kernel, not on disk, so there is no file, no mode and nothing stale.
+// kernel, not on disk, so there is no file, no mode and nothing stale. An
+// empty path, like port 0, makes the kernel pick a free abstract name.
 //
 // # Datagram size
 //
-// The kernel refuses a Unix datagram (or seqpacket message) larger than the
-// sending socket's send buffer (SO_SNDBUF) minus 32 bytes. With Linux's
-// default 212,992-byte buffer that is 212,960 bytes; older kernels, which
-// needed the datagram in contiguous memory, stopped at about 130,688.
-// Config.WriteBuffer raises or lowers it (the kernel doubles what is asked
-// and caps it at net.core.wmem_max). PacketConn.MaxDatagram reports the
-// limit read from the socket. A larger Session.Write is refused before any
-// system call with an error wrapping ErrDatagramTooLarge (and
-// getty.ErrMessageTooLarge) that gives the size and the limit; the session
-// stays usable.
+// Linux refuses a Unix datagram (or seqpacket message) larger than the
+// sending socket's send buffer (SO_SNDBUF) less 32 bytes. With the default
+// 212,992-byte buffer that is 212,960 bytes on the kernels we test (Linux
+// 6.x); the figure of about 130,688 bytes often quoted comes from older
+// kernels and smaller defaults. Config.WriteBuffer moves it (the kernel caps
+// the request at net.core.wmem_max, then doubles it). PacketConn.MaxDatagram
+// and SeqpacketConn.MaxMessage report the limit read from the socket when it
+// was made. A larger Session.Write is refused before any system call with an
+// error wrapping ErrDatagramTooLarge (and getty.ErrMessageTooLarge) that
+// gives the size and the limit; the session stays usable. Should a kernel
+// still answer EMSGSIZE below that limit, the error wraps
+// ErrDatagramTooLarge too, and ends the session as any failed write does.
+//
+// Receiving, a datagram over the session's MaxPackageSize is dropped and
+// reported to OnError (a *getty.PacketError); a seqpacket message over it
+// ends the session. See Config.MessageBuffer for the cost of reading.
 //
 // # Blocking
 //
