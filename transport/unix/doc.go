@@ -21,9 +21,8 @@
 // moment does the file have wider permissions. If the path exists, Listen
 // finds out whether a live server owns it (by connecting to it: a live
 // stream server sees a connection open and close). A live one makes Listen
-// fail with ErrAddrInUse; a
-// stale file left by a server that died is replaced; a path that is not a
-// socket is never touched. The file is removed when the listener closes
+// fail with ErrAddrInUse; a stale file left by a server that died is
+// replaced; a path that is not a socket is never touched. The file is removed when the listener closes
 // (Server.Shutdown and Server.Close close it), unless another socket has
 // replaced it meanwhile. Paths are limited to 107 bytes (the kernel's
 // sun_path).
