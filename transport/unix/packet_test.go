@@ -489,3 +489,47 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// floodReplier answers a datagram with n numbered replies.
+type floodReplier struct {
+	getty.NopHandler[[]byte]
+	n, size int
+	errs    chan error
+}
+
+func (h floodReplier) OnPacket(s *getty.Session[[]byte], _ []byte, from net.Addr) {
+	for i := range h.n {
+		if err := s.WriteTo(seq(i, h.size), from); err != nil {
+			h.errs <- err
+			return
+		}
+	}
+	h.errs <- nil
+}
+
+// An unconnected socket (a server) blocked on a lagging client is woken as
+// the client reads, without waiting for the write timeout.
+func TestDatagramServerBlocksOnSlowClient(t *testing.T) {
+	t.Parallel()
+	addr := sockPath(t, "d")
+	l := listenDatagram(t, addr, nil)
+	const n, size = 100, 1000
+	h := floodReplier{n: n, size: size, errs: make(chan error, 1)}
+	srv := serve(t, l, rawCodec{}, h, &getty.ServerOptions{Options: getty.Options{WriteTimeout: time.Minute}})
+	peer, _ := rawPeer(t)
+	if _, err := peer.WriteToUnix([]byte("go"), &net.UnixAddr{Name: addr, Net: "unixgram"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the server to stall", func() bool {
+		stalled := false
+		srv.srv.Range(func(s *getty.Session[[]byte]) bool {
+			stalled = s.Stats().Backlog > 0
+			return false
+		})
+		return stalled
+	})
+	readSeq(t, peer, size, n, 10*time.Second)
+	if err := <-h.errs; err != nil {
+		t.Fatalf("server WriteTo: %v", err)
+	}
+}
