@@ -9,6 +9,9 @@
 //   - Seqpacket ("unixpacket"): connection-oriented like a stream, with
 //     message boundaries like datagrams: one message per package.
 //
+// The transport needs Linux; elsewhere Listen and Dialer.Dial fail with an
+// error wrapping errors.ErrUnsupported.
+//
 // A server listens, a client dials:
 //
 //	l, err := unix.Listen(unix.Stream, "/run/app.sock", nil)
