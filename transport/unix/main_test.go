@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gettynet/getty"
+	"github.com/gettynet/getty/internal/testutil"
 	"github.com/gettynet/getty/transport/unix"
 	"go.uber.org/goleak"
 )
@@ -42,17 +42,7 @@ func abstractName(t testing.TB) string {
 
 // requirePeer returns the path of a peer program, skipping the test when
 // it is missing unless GETTY_REQUIRE_PEERS=1 (then the test fails).
-func requirePeer(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("GETTY_REQUIRE_PEERS") == "1" {
-			t.Fatalf("peer %s is required (GETTY_REQUIRE_PEERS=1) but missing: %v", name, err)
-		}
-		t.Skipf("peer %s not installed: %v", name, err)
-	}
-	return p
-}
+func requirePeer(t testing.TB, name string) string { return testutil.RequirePeer(t, name) }
 
 // rawCodec makes each message (datagram or seqpacket record) one package.
 type rawCodec struct{}
