@@ -37,14 +37,14 @@ func sockPath(b *testing.B) string {
 	return filepath.Join(dir, "s")
 }
 
-func unixEndpoint(network unix.Network) endpoint {
-	return endpoint{name: string(network), listen: func(b *testing.B) (getty.Listener, getty.Dialer) {
+func unixEndpoint(network unix.Network, name string, cfg unix.Config) endpoint {
+	return endpoint{name: name, listen: func(b *testing.B) (getty.Listener, getty.Dialer) {
 		path := sockPath(b)
-		l, err := unix.Listen(network, path, nil)
+		l, err := unix.Listen(network, path, &cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		return l, unix.Dialer{Network: network, Addr: path}
+		return l, unix.Dialer{Network: network, Addr: path, Config: cfg}
 	}}
 }
 
@@ -101,11 +101,19 @@ func serve(b *testing.B, ep endpoint, h getty.Handler[[]byte], opts getty.Option
 
 // BenchmarkEcho sends b.N packages through an echo server with up to
 // window packages in flight, over Unix stream, TCP loopback and Unix
-// seqpacket. Bytes/s counts one direction.
+// seqpacket. "unix-sndbuf1m" asks for 1 MiB send buffers (the kernel
+// doubles it): a Unix stream queues in-flight data against the sender's
+// SO_SNDBUF (212,992 bytes by default) while TCP loopback autotunes its
+// buffers. Bytes/s counts one direction.
 func BenchmarkEcho(b *testing.B) {
 	for _, window := range []int{1, 64} {
 		for _, size := range []int{64, 4096} {
-			for _, ep := range []endpoint{unixEndpoint(unix.Stream), tcpEndpoint, unixEndpoint(unix.Seqpacket)} {
+			for _, ep := range []endpoint{
+				unixEndpoint(unix.Stream, "unix", unix.Config{}),
+				unixEndpoint(unix.Stream, "unix-sndbuf1m", unix.Config{WriteBuffer: 1 << 20}),
+				tcpEndpoint,
+				unixEndpoint(unix.Seqpacket, "unixpacket", unix.Config{}),
+			} {
 				b.Run(fmt.Sprintf("window=%d/size=%d/%s", window, size, ep.name), func(b *testing.B) {
 					runEcho(b, ep, size, window)
 				})
