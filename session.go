@@ -22,11 +22,10 @@ type Session[T any] struct {
 	e      *endpoint[T]
 	id     uint64
 	conn   Conn
-	stream net.Conn    // set for stream transports
-	msgc   MessageConn // set for message transports
-	pktc   PacketConn  // set for packet transports (msgc too)
-	maxOut int         // the largest package Write accepts
-	msgMax int         // the transport's message size limit (MessageLimiter), 0 if none
+	stream net.Conn       // set for stream transports
+	msgc   MessageConn    // set for message transports
+	pktc   PacketConn     // set for packet transports (msgc too)
+	limit  MessageLimiter // set for message transports with a size limit
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -67,6 +66,7 @@ func newSession[T any](e *endpoint[T], conn Conn) (*Session[T], error) {
 	switch c := conn.(type) {
 	case MessageConn:
 		s.msgc = c
+		s.limit, _ = c.(MessageLimiter)
 		if p, ok := c.(PacketConn); ok {
 			s.pktc = p
 		}
@@ -74,13 +74,6 @@ func newSession[T any](e *endpoint[T], conn Conn) (*Session[T], error) {
 		s.stream = c
 	default:
 		return nil, fmt.Errorf("%w: connection %T is neither a net.Conn nor a MessageConn", ErrInvalidOptions, conn)
-	}
-	s.maxOut = e.opts.MaxPackageSize
-	if l, ok := conn.(MessageLimiter); ok && s.msgc != nil {
-		if n := l.MaxMessageSize(); n > 0 {
-			s.msgMax = n
-			s.maxOut = min(s.maxOut, n)
-		}
 	}
 	s.id = e.nextID.Add(1)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
