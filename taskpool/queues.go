@@ -71,8 +71,8 @@ func (q *queues) submit(key uint64, f func(), policy FullPolicy) error {
 		}
 	}
 	if p.closing.Load() {
-		// Close raced with this send, and the workers of ch may have
-		// drained it and gone: run what is left here.
+		// Close raced with this send: the task may sit behind the stop
+		// entries, so run what follows them here.
 		q.rescue(ch)
 	}
 	return nil
@@ -82,6 +82,10 @@ func (q *queues) rescue(ch chan qentry) {
 	for {
 		select {
 		case e := <-ch:
+			if e.f == nil {
+				ch <- e // a stop entry, for a worker still draining
+				return
+			}
 			q.p.runOne(e.key, e.f)
 		default:
 			return
@@ -96,9 +100,9 @@ func (q *queues) work(c *counters, ch chan qentry) {
 	}
 }
 
-// drain runs tasks from ch until the pool closes and ch is empty (it
-// returns true) or a task panics (it returns false).
-func (q *queues) drain(c *counters, ch chan qentry) (done bool) {
+// drain runs tasks from ch until it receives the stop entry that Close
+// queues for each worker (it returns true) or a task panics (false).
+func (q *queues) drain(c *counters, ch chan qentry) (stop bool) {
 	p := q.p
 	var key uint64
 	defer func() {
@@ -112,16 +116,12 @@ func (q *queues) drain(c *counters, ch chan qentry) (done bool) {
 		case e = <-ch:
 		default:
 			c.running.Store(0)
-			select {
-			case e = <-ch:
-			case <-p.done:
-				select {
-				case e = <-ch:
-				default:
-					return true
-				}
-			}
+			e = <-ch
 			c.running.Store(1)
+		}
+		if e.f == nil {
+			c.running.Store(0)
+			return true
 		}
 		key = e.key
 		if e.t != 0 {
@@ -132,9 +132,20 @@ func (q *queues) drain(c *counters, ch chan qentry) (done bool) {
 	}
 }
 
+// close marks the pool closed and queues one stop entry per worker behind
+// the tasks already queued (in the background: the queues may be full).
+// A submitter whose task lands behind the stop entries runs it itself.
 func (q *queues) close() {
-	q.p.closing.Store(true)
-	close(q.p.done)
+	p := q.p
+	p.closing.Store(true)
+	close(p.done)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for i := range p.opts.Workers {
+			q.qs[i%len(q.qs)] <- qentry{}
+		}
+	}()
 }
 
 func (q *queues) queued() int {
