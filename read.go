@@ -191,23 +191,29 @@ func (s *Session[T]) deliver(pkg T, from net.Addr) {
 		if e.detacher != nil {
 			pkg = e.detacher.Detach(pkg)
 		}
+		s.inbox.push(pkg, from)
 		s.tasks.Add(1)
-		err := pool.Submit(s.id, func() {
-			defer s.tasks.Done()
-			if s.closing.Load() {
-				return
-			}
-			if err := s.safeCall(func() error { e.dispatch(s, pkg, from); return nil }); err != nil {
-				s.closeWith(err, true)
-			}
-		})
-		if err != nil {
+		if err := pool.Submit(s.id, s.runPkg); err != nil {
+			s.inbox.dropNewest()
 			s.tasks.Done()
 			s.closeWith(&OpError{Op: "dispatch", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}, true)
 		}
 		return
 	}
 	e.dispatch(s, pkg, from)
+}
+
+// runPooled is the pooled task of a session: it handles the oldest package
+// of the inbox.
+func (s *Session[T]) runPooled() {
+	defer s.tasks.Done()
+	pkg, from, _ := s.inbox.pop()
+	if s.closing.Load() {
+		return
+	}
+	if err := s.safeCall(func() error { s.e.dispatch(s, pkg, from); return nil }); err != nil {
+		s.closeWith(err, true)
+	}
 }
 
 func (e *endpoint[T]) dispatch(s *Session[T], pkg T, from net.Addr) {

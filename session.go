@@ -55,6 +55,9 @@ type Session[T any] struct {
 	finished   bool
 	cronBusy   atomic.Bool
 	tasks      sync.WaitGroup // cron goroutines and pooled tasks
+
+	inbox  inbox[T] // packages handed to the TaskPool
+	runPkg func()   // s.runPooled, bound once: the task submitted per package
 }
 
 // aLongTimeAgo is a deadline in the past: setting it wakes blocked I/O.
@@ -79,6 +82,9 @@ func newSession[T any](e *endpoint[T], conn Conn) (*Session[T], error) {
 	s.lastRead.Store(now)
 	s.lastWrite.Store(now)
 	s.w.init(s)
+	if e.opts.TaskPool != nil {
+		s.runPkg = s.runPooled
+	}
 	if o := &e.opts; o.WriteTimeout > 0 {
 		s.writeTimer = e.wheel.NewTimer(s.w.onWatchdog)
 	}
