@@ -192,10 +192,10 @@ func (s *Session[T]) deliver(pkg T, from net.Addr) {
 			pkg = e.detacher.Detach(pkg)
 		}
 		s.inbox.push(pkg, from)
-		s.tasks.Add(1)
+		s.readTasks.Add(1)
 		if err := pool.Submit(s.id, s.runPkg); err != nil {
 			s.inbox.dropNewest()
-			s.tasks.Done()
+			s.readTasks.Done()
 			s.closeWith(&OpError{Op: "dispatch", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}, true)
 		}
 		return
@@ -206,7 +206,7 @@ func (s *Session[T]) deliver(pkg T, from net.Addr) {
 // runPooled is the pooled task of a session: it handles the oldest package
 // of the inbox.
 func (s *Session[T]) runPooled() {
-	defer s.tasks.Done()
+	defer s.readTasks.Done()
 	pkg, from, _ := s.inbox.pop()
 	if s.closing.Load() {
 		return
@@ -234,12 +234,12 @@ func (s *Session[T]) report(err error) {
 		s.e.handler.OnError(s, err)
 		return
 	}
-	s.tasks.Add(1)
+	s.readTasks.Add(1)
 	if perr := s.e.opts.TaskPool.Submit(s.id, func() {
-		defer s.tasks.Done()
+		defer s.readTasks.Done()
 		s.e.handler.OnError(s, err)
 	}); perr != nil {
-		s.tasks.Done()
+		s.readTasks.Done()
 	}
 }
 

@@ -54,7 +54,8 @@ type Session[T any] struct {
 	cronMu     sync.Mutex // guards finished, and cronWG.Add against Wait
 	finished   bool
 	cronBusy   atomic.Bool
-	tasks      sync.WaitGroup // cron goroutines and pooled tasks
+	tasks      sync.WaitGroup // cron goroutines and pooled cron ticks
+	readTasks  sync.WaitGroup // pooled tasks submitted by the read loop
 
 	inbox  inbox[T] // packages handed to the TaskPool
 	runPkg func()   // s.runPooled, bound once: the task submitted per package
@@ -245,6 +246,10 @@ func (s *Session[T]) serve() {
 	} else {
 		err = s.readMessages()
 	}
+	// With a pool, the packages read so far may still be queued: handle
+	// them (while the session can still reply) before a peer's close or a
+	// read error ends the session, as the inline path does.
+	s.readTasks.Wait()
 	s.closeWith(s.readCause(err))
 }
 
@@ -269,6 +274,7 @@ func (s *Session[T]) safeCall(f func() error) (err error) {
 // goroutine.
 func (s *Session[T]) finish() {
 	s.stopTimers()
+	s.readTasks.Wait()
 	s.tasks.Wait()
 	s.w.drain()
 	if err := s.conn.Close(); err != nil {
