@@ -95,7 +95,9 @@ type shard struct {
 	idle   boxList
 	free   *mailbox // recycled mailboxes, linked by next
 	nfree  int
-	queued int // tasks in the mailboxes' in buffers
+	queued int      // tasks in the mailboxes' in buffers
+	last   *mailbox // the mailbox of the last Submit (saves a map lookup)
+	seq    uint32   // submissions, to pick the tasks whose wait is timed
 	closed bool
 	_      [64]byte
 }
@@ -151,16 +153,18 @@ func newOrdered(p *Pool) *ordered {
 
 func (o *ordered) submit(key uint64, f func(), policy FullPolicy) error {
 	p := o.p
-	t := p.stamp()
 	sh := &o.shards[hashKey(key)>>o.shift]
 	sh.mu.Lock()
 	if sh.closed {
 		sh.mu.Unlock()
 		return p.reject(ErrClosed)
 	}
-	mb := sh.boxes[key]
-	if mb == nil {
-		mb = sh.newBox(key)
+	mb := sh.last
+	if mb == nil || mb.key != key {
+		if mb = sh.boxes[key]; mb == nil {
+			mb = sh.newBox(key)
+		}
+		sh.last = mb
 	}
 	for len(mb.in) >= p.size {
 		switch policy {
@@ -182,6 +186,10 @@ func (o *ordered) submit(key uint64, f func(), policy FullPolicy) error {
 			sh.mu.Unlock()
 			return p.reject(ErrClosed)
 		}
+	}
+	var t int64
+	if sh.seq++; sh.seq&sampleMask == 0 {
+		t = p.now()
 	}
 	mb.in = append(mb.in, entry{f: f, t: t})
 	sh.queued++
@@ -222,6 +230,9 @@ func (sh *shard) idleLocked(mb *mailbox) {
 		if b.waiters == 0 {
 			sh.idle.remove(b)
 			delete(sh.boxes, b.key)
+			if sh.last == b {
+				sh.last = nil
+			}
 			if sh.nfree < maxIdle {
 				if cap(b.in) > keepBoxCap {
 					b.in = nil

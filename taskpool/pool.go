@@ -201,8 +201,11 @@ func (p *Pool) stamp() int64 {
 	if rand.Uint32()&sampleMask != 0 {
 		return 0
 	}
-	return int64(time.Since(p.epoch)) | 1
+	return p.now()
 }
+
+// now is the time since the pool's epoch, never 0.
+func (p *Pool) now() int64 { return int64(time.Since(p.epoch)) | 1 }
 
 func (p *Pool) recordWait(c *counters, t int64) {
 	d := int64(time.Since(p.epoch)) - t
