@@ -54,6 +54,7 @@ type Session[T any] struct {
 	cronMu     sync.Mutex // guards finished, and cronWG.Add against Wait
 	finished   bool
 	cronBusy   atomic.Bool
+	cronTask   func()         // s.runCron, bound once
 	tasks      sync.WaitGroup // cron goroutines and pooled cron ticks
 	readTasks  sync.WaitGroup // pooled tasks submitted by the read loop
 
