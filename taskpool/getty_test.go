@@ -522,3 +522,50 @@ func TestClientWithPool(t *testing.T) {
 		}
 	}
 }
+
+// Cron ticks are submitted by the shared timing wheel: a session whose
+// mailbox is full must not block it (under Block) and so stall every
+// other session's timers. Here a stuck session fills its mailbox while
+// another session's read timeout must still fire.
+func TestServerCronDoesNotBlockTheWheel(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t, taskpool.Options{Workers: 2, QueueSize: 1})
+	gate := make(chan struct{})
+	var stuck atomic.Bool
+	closed := make(chan error, 2)
+	h := getty.HandlerFuncs[[]byte]{
+		Message: func(*getty.Session[[]byte], []byte) {
+			if stuck.CompareAndSwap(false, true) {
+				<-gate
+			}
+		},
+		Close: func(s *getty.Session[[]byte]) { closed <- s.Err() },
+	}
+	_, addr := serve(t, h, getty.Options{TaskPool: pool, CronPeriod: 2 * time.Millisecond,
+		TimerTick: time.Millisecond, ReadTimeout: 100 * time.Millisecond})
+	a, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for i := range 3 {
+		a.Write(frame(uint32(i), 8))
+	}
+	waitUntil(t, "the stuck handler", stuck.Load)
+	time.Sleep(20 * time.Millisecond) // several cron ticks of the stuck session
+	b, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	select {
+	case err := <-closed:
+		if !errors.Is(err, getty.ErrReadTimeout) {
+			t.Fatalf("idle session closed with %v, want ErrReadTimeout", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the idle session's read timeout never fired: the timing wheel is blocked")
+	}
+	close(gate)
+	<-closed
+}
