@@ -237,7 +237,13 @@ func (s *Session[T]) report(err error) {
 	s.readTasks.Add(1)
 	if perr := s.e.opts.TaskPool.Submit(s.id, func() {
 		defer s.readTasks.Done()
-		s.e.handler.OnError(s, err)
+		if s.closing.Load() {
+			return
+		}
+		// A panic ends the session, as it does on the inline path.
+		if perr := s.safeCall(func() error { s.e.handler.OnError(s, err); return nil }); perr != nil {
+			s.closeWith(perr, true)
+		}
 	}); perr != nil {
 		s.readTasks.Done()
 	}
