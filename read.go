@@ -196,11 +196,23 @@ func (s *Session[T]) deliver(pkg T, from net.Addr) {
 		if err := pool.Submit(s.id, s.runPkg); err != nil {
 			s.inbox.dropNewest()
 			s.readTasks.Done()
-			s.closeWith(&OpError{Op: "dispatch", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}, true)
+			s.refused(err, from)
 		}
 		return
 	}
 	e.dispatch(s, pkg, from)
+}
+
+// refused handles a package the pool would not take (full under the Fail
+// policy, or closed). A stream or message session cannot skip a package, so
+// it ends; a packet session drops the datagram, as the network might have,
+// and goes on.
+func (s *Session[T]) refused(err error, from net.Addr) {
+	if s.pktc == nil {
+		s.closeWith(&OpError{Op: "dispatch", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}, true)
+		return
+	}
+	s.e.log.Debug("getty: packet dropped: the task pool refused it", "session", s.id, "from", addrString(from), "err", err)
 }
 
 // runPooled is the pooled task of a session: it handles the oldest package
