@@ -107,7 +107,7 @@ func (s *Session[T]) consume(data []byte) (used int, err error) {
 				Err: fmt.Errorf("%w: codec used %d of %d bytes", ErrBadPackage, n, len(data)-used)}
 		}
 		used += n
-		if !corked && used < len(data) {
+		if !corked && used < len(data) && e.opts.TaskPool == nil {
 			s.w.cork()
 			corked = true
 		}
@@ -174,7 +174,7 @@ func (s *Session[T]) consumeMessage(m Message) error {
 			return &OpError{Op: "decode", Session: s.id, Addr: m.Addr, Err: err}
 		}
 		data = data[n:]
-		if !corked && len(data) > 0 {
+		if !corked && len(data) > 0 && e.opts.TaskPool == nil {
 			s.w.cork()
 			corked = true
 		}
@@ -184,6 +184,9 @@ func (s *Session[T]) consumeMessage(m Message) error {
 }
 
 // deliver hands one package to the handler, inline or through the pool.
+// Inline, the read loop corks the session's writes while it dispatches the
+// packages of one read; with a pool, the tasks cork them while more of the
+// session's packages wait in its inbox (see inbox.pop).
 func (s *Session[T]) deliver(pkg T, from net.Addr) {
 	s.pkgsIn.Add(1)
 	e := s.e
@@ -194,7 +197,7 @@ func (s *Session[T]) deliver(pkg T, from net.Addr) {
 		s.inbox.push(pkg, from)
 		s.readTasks.Add(1)
 		if err := pool.Submit(s.id, s.runPkg); err != nil {
-			s.inbox.dropNewest()
+			s.inbox.dropNewest(&s.w)
 			s.readTasks.Done()
 			s.refused(err, from)
 		}
@@ -219,7 +222,8 @@ func (s *Session[T]) refused(err error, from net.Addr) {
 // of the inbox.
 func (s *Session[T]) runPooled() {
 	defer s.readTasks.Done()
-	pkg, from, _ := s.inbox.pop()
+	pkg, from := s.inbox.pop(&s.w)
+	defer s.inbox.uncorkIfDrained(&s.w)
 	if s.closing.Load() {
 		return
 	}
