@@ -70,7 +70,9 @@ type Options struct {
 
 // TaskPool runs handler work away from the read loop; package taskpool has
 // one. A session submits a task per package, per cron tick and per non-fatal
-// error, with the session's id as key:
+// error, all with one key: its id mixed with a random number of its server
+// or client, so that sessions of several servers and clients sharing a pool
+// do not share keys.
 //
 //   - A pool that runs one key's tasks in submission order and never two at
 //     once (taskpool's Ordered and KeyHash modes) keeps each session's

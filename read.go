@@ -196,7 +196,7 @@ func (s *Session[T]) deliver(pkg T, from net.Addr) {
 		}
 		s.inbox.push(pkg, from)
 		s.readTasks.Add(1)
-		if err := pool.Submit(s.id, s.runPkg); err != nil {
+		if err := pool.Submit(s.poolKey, s.runPkg); err != nil {
 			s.inbox.dropNewest(&s.w)
 			s.readTasks.Done()
 			s.refused(err, from)
@@ -251,7 +251,7 @@ func (s *Session[T]) report(err error) {
 		return
 	}
 	s.readTasks.Add(1)
-	if perr := s.e.opts.TaskPool.Submit(s.id, func() {
+	if perr := s.e.opts.TaskPool.Submit(s.poolKey, func() {
 		defer s.readTasks.Done()
 		if s.closing.Load() {
 			return

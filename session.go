@@ -58,8 +58,9 @@ type Session[T any] struct {
 	tasks      sync.WaitGroup // cron goroutines and pooled cron ticks
 	readTasks  sync.WaitGroup // pooled tasks submitted by the read loop
 
-	inbox  inbox[T] // packages handed to the TaskPool
-	runPkg func()   // s.runPooled, bound once: the task submitted per package
+	inbox   inbox[T] // packages handed to the TaskPool
+	runPkg  func()   // s.runPooled, bound once: the task submitted per package
+	poolKey uint64   // the TaskPool key: id ^ the endpoint's keySalt
 }
 
 // aLongTimeAgo is a deadline in the past: setting it wakes blocked I/O.
@@ -79,6 +80,7 @@ func newSession[T any](e *endpoint[T], conn Conn) (*Session[T], error) {
 		return nil, fmt.Errorf("%w: connection %T is neither a net.Conn nor a MessageConn", ErrInvalidOptions, conn)
 	}
 	s.id = e.nextID.Add(1)
+	s.poolKey = s.id ^ e.keySalt
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	now := e.wheel.Now()
 	s.lastRead.Store(now)

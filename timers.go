@@ -69,13 +69,13 @@ func (s *Session[T]) onCronTimer() {
 	if tp, ok := pool.(interface {
 		TrySubmit(key uint64, task func()) error
 	}); ok {
-		if tp.TrySubmit(s.id, s.cronTask) != nil {
+		if tp.TrySubmit(s.poolKey, s.cronTask) != nil {
 			s.skipCron() // the pool is full: skip this tick
 		}
 		return
 	}
 	go func() {
-		if pool.Submit(s.id, s.cronTask) != nil {
+		if pool.Submit(s.poolKey, s.cronTask) != nil {
 			s.skipCron()
 		}
 	}()
