@@ -569,3 +569,30 @@ func TestServerCronDoesNotBlockTheWheel(t *testing.T) {
 	close(gate)
 	<-closed
 }
+
+// Two servers sharing a pool number their sessions from 1 alike; their
+// first sessions must still get different keys, or a stuck one would hold
+// up the other.
+func TestServersSharingAPool(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t, taskpool.Options{Workers: 2})
+	gate := make(chan struct{})
+	var stuck atomic.Bool
+	hA := getty.HandlerFuncs[[]byte]{Message: func(*getty.Session[[]byte], []byte) {
+		stuck.Store(true)
+		<-gate
+	}}
+	_, addrA := serve(t, hA, getty.Options{TaskPool: pool})
+	_, addrB := serve(t, &echoHandler{}, getty.Options{TaskPool: pool})
+	a, err := net.Dial("tcp", addrA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	a.Write(frame(0, 8))
+	waitUntil(t, "server A's stuck handler", stuck.Load)
+	if err := pipeline(addrB, 50, 8); err != nil {
+		t.Errorf("server B's first session, while server A's is stuck: %v", err)
+	}
+	close(gate)
+}
