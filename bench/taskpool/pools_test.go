@@ -1,0 +1,289 @@
+// Package taskpool compares getty's taskpool shapes with
+// github.com/panjf2000/ants/v2, github.com/alitto/pond/v2 and a plain
+// goroutine per task. Run it with run.sh; README.md holds the figures.
+package taskpool
+
+import (
+	"context"
+	"fmt"
+	"math/bits"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/alitto/pond/v2"
+	"github.com/gettynet/getty/taskpool"
+	"github.com/panjf2000/ants/v2"
+)
+
+// Workers is the size of every pool (the baseline used 4).
+const workers = 4
+
+// queueSize bounds the queues of the pools that have them.
+const queueSize = 1024
+
+// A pool under test: start returns its submit function (key is the
+// submitter's index, used by the keyed shapes) and a stop function.
+type subject struct {
+	name  string
+	start func() (submit func(key uint64, f func()) error, stop func())
+}
+
+func gettyPool(mode taskpool.Mode) func() (func(uint64, func()) error, func()) {
+	return func() (func(uint64, func()) error, func()) {
+		p, err := taskpool.New(&taskpool.Options{Mode: mode, Workers: workers, QueueSize: queueSize})
+		if err != nil {
+			panic(err)
+		}
+		return p.Submit, func() { p.Close(context.Background()) }
+	}
+}
+
+var subjects = []subject{
+	{"getty-ordered", gettyPool(taskpool.Ordered)},
+	{"getty-keyhash-1:1", gettyPool(taskpool.KeyHash)},
+	{"getty-shared-1:N", gettyPool(taskpool.Shared)},
+	{"getty-roundrobin-M:N", gettyPool(taskpool.RoundRobin)},
+	{"ants", func() (func(uint64, func()) error, func()) {
+		p, err := ants.NewPool(workers)
+		if err != nil {
+			panic(err)
+		}
+		return func(_ uint64, f func()) error { return p.Submit(f) }, func() { p.ReleaseTimeout(10 * time.Second) }
+	}},
+	{"pond", func() (func(uint64, func()) error, func()) {
+		p := pond.NewPool(workers, pond.WithQueueSize(queueSize))
+		return func(_ uint64, f func()) error { return p.Go(f) }, p.StopAndWait
+	}},
+	{"go", func() (func(uint64, func()) error, func()) {
+		return func(_ uint64, f func()) error { go f(); return nil }, func() {}
+	}},
+}
+
+// spinsPerMicro is how many rounds of spin take about 1 µs, measured once.
+var spinsPerMicro = sync.OnceValue(func() int {
+	const n = 1 << 20
+	best := time.Hour
+	for range 5 {
+		t0 := time.Now()
+		spin(n)
+		best = min(best, time.Since(t0))
+	}
+	return int(float64(n) / (float64(best) / float64(time.Microsecond)))
+})
+
+var sink atomic.Uint64
+
+// spin burns CPU for n rounds of an xorshift.
+func spin(n int) {
+	x := uint64(n) | 1
+	for range n {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+	}
+	if x == 0 {
+		sink.Store(x)
+	}
+}
+
+// hist is a log-linear histogram of durations (8 sub-buckets per power of
+// two, so about 12% resolution), safe for concurrent use.
+type hist struct{ b [64 * 8]atomic.Uint64 }
+
+func (h *hist) record(d int64) {
+	if d < 1 {
+		d = 1
+	}
+	e := bits.Len64(uint64(d)) - 1
+	sub := 0
+	if e >= 3 {
+		sub = int(uint64(d)>>(e-3)) & 7
+	}
+	h.b[e*8+sub].Add(1)
+}
+
+// quantile returns the upper bound of the bucket holding quantile q.
+func (h *hist) quantile(q float64) time.Duration {
+	var total uint64
+	for i := range h.b {
+		total += h.b[i].Load()
+	}
+	if total == 0 {
+		return 0
+	}
+	want := uint64(q * float64(total))
+	var seen uint64
+	for i := range h.b {
+		seen += h.b[i].Load()
+		if seen > want {
+			e, sub := i/8, i%8
+			if e < 3 {
+				return time.Duration(2 << e)
+			}
+			return time.Duration((uint64(8+sub+1) << (e - 3)))
+		}
+	}
+	return 0
+}
+
+// slot times one sampled task from Submit to start, without allocating.
+type slot struct {
+	busy  atomic.Bool
+	start atomic.Int64
+	h     *hist
+	epoch time.Time
+	work  func()
+	run   func() // slot.exec, bound once
+}
+
+func (s *slot) exec() {
+	s.h.record(int64(time.Since(s.epoch)) - s.start.Load())
+	s.busy.Store(false)
+	s.work()
+}
+
+const (
+	sampleEvery = 64 // one task in 64 is timed
+	slotsPer    = 64 // timing slots per submitter
+)
+
+// BenchmarkPools runs tiny and ~1 µs tasks through every pool with 2, 8 and
+// 64 submitting goroutines. One op is one task. Custom metrics: Mtasks/s,
+// p99-wait-us (Submit to start, sampled), cpu-ns/task (CPU time of the
+// whole process per task), and for 1 µs tasks %ceiling (of the ceiling's
+// rate measured in the same process).
+func BenchmarkPools(b *testing.B) {
+	for _, task := range []string{"tiny", "1us"} {
+		for _, subs := range []int{2, 8, 64} {
+			for _, sub := range subjects {
+				b.Run(fmt.Sprintf("task=%s/subs=%d/pool=%s", task, subs, sub.name), func(b *testing.B) {
+					runPool(b, sub, task, subs)
+				})
+			}
+		}
+	}
+}
+
+func runPool(b *testing.B, sub subject, task string, subs int) {
+	var done atomic.Int64
+	work := func() { done.Add(1) }
+	if task == "1us" {
+		n := spinsPerMicro()
+		work = func() { spin(n); done.Add(1) }
+	}
+	per := max(1, b.N/subs)
+	total := int64(per * subs)
+	h := new(hist)
+	epoch := time.Now()
+	slots := make([][]slot, subs)
+	for s := range slots {
+		slots[s] = make([]slot, slotsPer)
+		for i := range slots[s] {
+			sl := &slots[s][i]
+			sl.h, sl.epoch, sl.work = h, epoch, work
+			sl.run = sl.exec
+		}
+	}
+	submit, stop := sub.start()
+	runtime.GC()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	var wg sync.WaitGroup
+	for s := range subs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := uint64(s)
+			mine := slots[s]
+			next := 0
+			for i := range per {
+				f := work
+				if i%sampleEvery == 0 {
+					if sl := &mine[next]; !sl.busy.Load() {
+						sl.busy.Store(true)
+						sl.start.Store(int64(time.Since(epoch)))
+						f = sl.run
+						next = (next + 1) % slotsPer
+					}
+				}
+				if err := submit(key, f); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for done.Load() < total {
+		runtime.Gosched()
+	}
+	b.StopTimer()
+	cpu := cpuTime() - cpu0
+	elapsed := b.Elapsed()
+	stop()
+	rate := float64(total) / elapsed.Seconds()
+	b.ReportMetric(rate/1e6, "Mtasks/s")
+	b.ReportMetric(float64(cpu)/float64(total), "cpu-ns/task")
+	b.ReportMetric(float64(h.quantile(0.99))/1e3, "p99-wait-us")
+	if task == "1us" {
+		b.ReportMetric(100*rate/ceiling(), "%ceiling")
+	}
+}
+
+// cpuTime is the CPU time (user and system) the process has used: unlike
+// wall time it barely moves when other programs share the machine.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// ceiling is the rate at which GOMAXPROCS goroutines run the ~1 µs task
+// back to back with no pool: the most any pool could reach.
+var ceilingRate atomic.Uint64
+
+func ceiling() float64 {
+	if r := ceilingRate.Load(); r != 0 {
+		return float64(r)
+	}
+	const n = 200000
+	procs := runtime.GOMAXPROCS(0)
+	k := spinsPerMicro()
+	best := 0.0
+	for range 3 {
+		t0 := time.Now()
+		var wg sync.WaitGroup
+		for range procs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range n / procs {
+					spin(k)
+				}
+			}()
+		}
+		wg.Wait()
+		best = max(best, float64(n)/time.Since(t0).Seconds())
+	}
+	ceilingRate.Store(uint64(best))
+	return best
+}
+
+// BenchmarkCeiling reports the ~1 µs task's ceiling on this machine and
+// the task's measured length.
+func BenchmarkCeiling(b *testing.B) {
+	k := spinsPerMicro()
+	t0 := time.Now()
+	for range b.N {
+		spin(k)
+	}
+	b.ReportMetric(float64(time.Since(t0).Nanoseconds())/float64(b.N), "ns/task")
+	b.ReportMetric(ceiling()/1e6, "Mtasks/s-ceiling")
+}
