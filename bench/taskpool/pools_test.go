@@ -155,7 +155,9 @@ const (
 // 64 submitting goroutines. One op is one task. Custom metrics: Mtasks/s,
 // p99-wait-us (Submit to start, sampled), cpu-ns/task (CPU time of the
 // whole process per task), and for 1 µs tasks %ceiling (of the ceiling's
-// rate measured in the same process).
+// rate measured in the same process) and %cpu-in-task (the share of the
+// CPU time spent in the tasks themselves: what is left when the machine
+// is shared and wall-clock rates mean little).
 func BenchmarkPools(b *testing.B) {
 	for _, task := range []string{"tiny", "1us"} {
 		for _, subs := range []int{2, 8, 64} {
@@ -232,6 +234,7 @@ func runPool(b *testing.B, sub subject, task string, subs int) {
 	b.ReportMetric(float64(h.quantile(0.99))/1e3, "p99-wait-us")
 	if task == "1us" {
 		b.ReportMetric(100*rate/ceiling(), "%ceiling")
+		b.ReportMetric(100*float64(taskCPU.Load())/(float64(cpu)/float64(total)), "%cpu-in-task")
 	}
 }
 
@@ -247,7 +250,11 @@ func cpuTime() time.Duration {
 
 // ceiling is the rate at which GOMAXPROCS goroutines run the ~1 µs task
 // back to back with no pool: the most any pool could reach.
-var ceilingRate atomic.Uint64
+// It also sets taskCPU, the CPU time one task takes by itself.
+var (
+	ceilingRate atomic.Uint64
+	taskCPU     atomic.Int64 // ns
+)
 
 func ceiling() float64 {
 	if r := ceilingRate.Load(); r != 0 {
@@ -258,6 +265,7 @@ func ceiling() float64 {
 	k := spinsPerMicro()
 	best := 0.0
 	for range 3 {
+		cpu0 := cpuTime()
 		t0 := time.Now()
 		var wg sync.WaitGroup
 		for range procs {
@@ -271,6 +279,9 @@ func ceiling() float64 {
 		}
 		wg.Wait()
 		best = max(best, float64(n)/time.Since(t0).Seconds())
+		if c := int64(cpuTime()-cpu0) / n; taskCPU.Load() == 0 || c < taskCPU.Load() {
+			taskCPU.Store(c)
+		}
 	}
 	ceilingRate.Store(uint64(best))
 	return best
@@ -286,4 +297,5 @@ func BenchmarkCeiling(b *testing.B) {
 	}
 	b.ReportMetric(float64(time.Since(t0).Nanoseconds())/float64(b.N), "ns/task")
 	b.ReportMetric(ceiling()/1e6, "Mtasks/s-ceiling")
+	b.ReportMetric(float64(taskCPU.Load()), "cpu-ns/task")
 }
