@@ -191,6 +191,9 @@ func (o *ordered) submit(key uint64, f func(), policy FullPolicy) error {
 	if sh.seq++; sh.seq&sampleMask == 0 {
 		t = p.now()
 	}
+	if cap(mb.in) == 0 {
+		mb.in = make([]entry, 0, min(initBoxCap, p.size))
+	}
 	mb.in = append(mb.in, entry{f: f, t: t})
 	sh.queued++
 	if mb.state != stIdle {
@@ -254,9 +257,6 @@ func (o *ordered) enqueueLocked(sh *shard, mb *mailbox) {
 	sh.runq.pushBack(mb)
 	if sh.runq.n == 1 {
 		o.ready.Or(1 << sh.idx)
-	}
-	if cap(mb.in) == 0 {
-		mb.in = make([]entry, 0, min(initBoxCap, o.p.size))
 	}
 }
 
