@@ -27,7 +27,7 @@ const (
 )
 
 const (
-	maxShards   = 64 // one bit each in ordered.ready
+	maxShards   = 64 // one bit each in ordered.ready; a power of two
 	maxIdle     = 16 // idle mailboxes kept per shard for reuse
 	initBoxCap  = 8  // first capacity of a mailbox buffer
 	keepBoxCap  = 64 // larger buffers are dropped when a mailbox is recycled
@@ -112,7 +112,6 @@ type oworker struct {
 type ordered struct {
 	p       *Pool
 	shards  []shard
-	shift   uint // hashKey(key) >> shift is the shard index
 	maxSpin int32
 
 	_     [64]byte
@@ -128,14 +127,10 @@ type ordered struct {
 
 func newOrdered(p *Pool) *ordered {
 	n := p.opts.Workers
-	nsh := 8
-	for nsh < 4*n && nsh < maxShards {
-		nsh *= 2
-	}
+	nsh := maxShards
 	o := &ordered{
 		p:       p,
 		shards:  make([]shard, nsh),
-		shift:   uint(64 - bits.TrailingZeros(uint(nsh))),
 		maxSpin: int32(max(1, runtime.GOMAXPROCS(0)/spinPerProc)),
 		idle:    make([]*oworker, 0, n),
 	}
@@ -153,7 +148,7 @@ func newOrdered(p *Pool) *ordered {
 
 func (o *ordered) submit(key uint64, f func(), policy FullPolicy) error {
 	p := o.p
-	sh := &o.shards[hashKey(key)>>o.shift]
+	sh := &o.shards[hashKey(key)&(maxShards-1)]
 	sh.mu.Lock()
 	if sh.closed {
 		sh.mu.Unlock()

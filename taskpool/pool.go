@@ -265,10 +265,11 @@ func (p *Pool) runOne(key uint64, f func()) {
 	f()
 }
 
-// hashKey spreads keys (often sequential ids) over 64 bits.
+// hashKey folds a key's high bits into its low ones. Keys are usually
+// sequential ids (or ids XORed with a constant), which this leaves distinct
+// modulo any small power of two, so that consecutive sessions never share a
+// shard or a worker; the folding spreads keys that differ only in high bits
+// (aligned values). Take it modulo the number of shards or workers.
 func hashKey(key uint64) uint64 {
-	key ^= key >> 33
-	key *= 0xff51afd7ed558ccd
-	key ^= key >> 33
-	return key
+	return key ^ key>>7 ^ key>>17 ^ key>>31 ^ key>>47
 }
