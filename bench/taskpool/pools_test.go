@@ -32,9 +32,9 @@ type subject struct {
 	start func() (submit func(key uint64, f func()) error, stop func())
 }
 
-func gettyPool(mode taskpool.Mode) func() (func(uint64, func()) error, func()) {
+func gettyPool(mode taskpool.Mode, size int) func() (func(uint64, func()) error, func()) {
 	return func() (func(uint64, func()) error, func()) {
-		p, err := taskpool.New(&taskpool.Options{Mode: mode, Workers: workers, QueueSize: queueSize})
+		p, err := taskpool.New(&taskpool.Options{Mode: mode, Workers: workers, QueueSize: size})
 		if err != nil {
 			panic(err)
 		}
@@ -43,10 +43,14 @@ func gettyPool(mode taskpool.Mode) func() (func(uint64, func()) error, func()) {
 }
 
 var subjects = []subject{
-	{"getty-ordered", gettyPool(taskpool.Ordered)},
-	{"getty-keyhash-1:1", gettyPool(taskpool.KeyHash)},
-	{"getty-shared-1:N", gettyPool(taskpool.Shared)},
-	{"getty-roundrobin-M:N", gettyPool(taskpool.RoundRobin)},
+	{"getty-ordered", gettyPool(taskpool.Ordered, queueSize)},
+	// Ordered bounds each key's mailbox: with many keys it holds many more
+	// tasks than one queue of the same size. A small mailbox shows the
+	// latency side of that trade.
+	{"getty-ordered-q64", gettyPool(taskpool.Ordered, 64)},
+	{"getty-keyhash-1:1", gettyPool(taskpool.KeyHash, queueSize)},
+	{"getty-shared-1:N", gettyPool(taskpool.Shared, queueSize)},
+	{"getty-roundrobin-M:N", gettyPool(taskpool.RoundRobin, queueSize)},
 	{"ants", func() (func(uint64, func()) error, func()) {
 		p, err := ants.NewPool(workers)
 		if err != nil {
