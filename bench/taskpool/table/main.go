@@ -1,7 +1,7 @@
 // Command table turns the output of the taskpool benchmarks (go test -bench,
 // any -count) into the Markdown tables of README.md. Rates are the best of
 // the runs of each benchmark (on a shared machine other programs only ever
-// slow a run down); CPU time, allocations and delays are medians.
+// slow a run down); ratios, CPU time, allocations and delays are medians.
 package main
 
 import (
@@ -58,7 +58,7 @@ func main() {
 	subs := []string{"2", "8", "64"}
 	table := func(task, title, unit, format string) {
 		pick := median
-		if strings.HasPrefix(unit, "Mtasks") || strings.HasPrefix(unit, "%") {
+		if strings.HasPrefix(unit, "Mtasks") {
 			pick = slices.Max[[]float64]
 		}
 		fmt.Printf("\n%s\n\n| pool | %s |\n|---|%s\n", title, strings.Join(prefix("subs=", subs), " | "), strings.Repeat("---:|", len(subs)))
@@ -79,8 +79,8 @@ func main() {
 		fmt.Printf("\n### task=%s\n", task)
 		table(task, "M tasks/s (wall clock, best run)", "Mtasks/s", "%.2f")
 		if task == "1us" {
-			table(task, "% of the ceiling (wall clock, best run)", "%ceiling", "%.0f%%")
-			table(task, "% of CPU time spent in the tasks (best run)", "%cpu-in-task", "%.1f%%")
+			table(task, "% of the ceiling measured just before the run (wall clock, median)", "%ceiling", "%.0f%%")
+			table(task, "% of the process's CPU time spent in the tasks (median)", "%cpu-in-task", "%.1f%%")
 		}
 		table(task, "CPU ns per task, whole process (median)", "cpu-ns/task", "%.0f")
 		table(task, "allocs per task (median)", "allocs/op", "%.2f")
