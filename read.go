@@ -141,7 +141,8 @@ func (s *Session[T]) consume(data []byte) (used int, err error) {
 // readMessages is the read loop of message and packet sessions. When the
 // transport received several messages at once (BufferedReader), the writer
 // stays corked until the last of them is dispatched, so that the replies to
-// one batch leave in one batch.
+// one batch leave in one batch. (With a TaskPool the tasks cork instead:
+// the read loop may block in Submit, and must not hold replies meanwhile.)
 func (s *Session[T]) readMessages() error {
 	e := s.e
 	br, _ := s.msgc.(BufferedReader)
@@ -165,7 +166,7 @@ func (s *Session[T]) readMessages() error {
 			}
 			return err
 		}
-		if !held && br != nil && br.Buffered() > 0 {
+		if !held && br != nil && br.Buffered() > 0 && e.opts.TaskPool == nil {
 			s.w.cork()
 			held = true
 		}
