@@ -16,8 +16,8 @@ import (
 // dispatch ends (or when the queue passes corkLimit).
 
 const (
-	corkLimit = 64 << 10 // flush a corked queue past this many bytes
-	keepCap   = 64 << 10 // keep a spare write buffer up to this capacity
+	corkLimit = 64 << 10      // flush a corked queue past this many bytes
+	keepCap   = 2 * corkLimit // keep a spare write buffer up to this capacity: a corked batch ends past corkLimit
 )
 
 // span marks the end of one message in a queued batch (message transports).
