@@ -139,15 +139,17 @@ func (k *codec) compress(dst, src []byte) ([]byte, error) {
 // decompress fills dst, whose length is the size the frame declares, with
 // the decompressed src. It never writes more than len(dst) bytes into
 // memory it allocates for the output: each algorithm is bounded before or
-// while it decodes (see the guards below). max is the session's cap, used to
-// tell a bomb (an inner header claiming more than max) from a frame whose
-// sizes merely disagree.
+// while it decodes (see the guards below). max is the session's
+// MaxPackageSize: an inner header claiming more than a frame may hold is a
+// bomb (ErrMessageTooLarge); one that merely disagrees with the frame is
+// ErrCorrupt.
 func (k *codec) decompress(dst, src []byte, max int) error {
+	limit := frameCap(max)
 	switch k.cfg.alg {
 	case S2, Snappy:
-		return decodeS2(dst, src, max)
+		return decodeS2(dst, src, limit, max)
 	case Zstd:
-		return k.decodeZstd(dst, src, max)
+		return k.decodeZstd(dst, src, limit, max)
 	case Deflate:
 		return k.decodeDeflate(dst, src)
 	}
@@ -158,12 +160,12 @@ func (k *codec) decompress(dst, src []byte, max int) error {
 // decoded length (a 6-byte block can claim 4 GiB), and s2.Decode allocates
 // that much when dst is too small. The declared length is checked against
 // the cap and against the frame before anything is decoded.
-func decodeS2(dst, src []byte, max int) error {
+func decodeS2(dst, src []byte, limit, max int) error {
 	n, err := s2.DecodedLen(src)
 	if err != nil {
 		return fmt.Errorf("%w: s2 block header: %w", ErrCorrupt, err)
 	}
-	if n > max {
+	if n > limit {
 		return fmt.Errorf("%w: s2 block declares %d decompressed bytes, the limit is %d", getty.ErrMessageTooLarge, n, max)
 	}
 	if n != len(dst) {
@@ -171,7 +173,7 @@ func decodeS2(dst, src []byte, max int) error {
 	}
 	out, err := s2.Decode(dst, src)
 	if err != nil {
-		return fmt.Errorf("%w: s2: %w", ErrCorrupt, err)
+		return fmt.Errorf("%w: %w", ErrCorrupt, err) // s2.ErrCorrupt says "s2: ..."
 	}
 	if len(out) != len(dst) || (len(out) > 0 && &out[0] != &dst[0]) {
 		return fmt.Errorf("%w: s2 decoded %d bytes outside the frame buffer", ErrCorrupt, len(out))
@@ -187,7 +189,7 @@ func decodeS2(dst, src []byte, max int) error {
 // within zstdMaxWindow and no dictionary; and DecodeAll runs with
 // WithDecodeAllCapLimit into a dst whose capacity is exactly the declared
 // size, so a lying block stops it after at most one block (128 KiB) more.
-func (k *codec) decodeZstd(dst, src []byte, max int) error {
+func (k *codec) decodeZstd(dst, src []byte, limit, max int) error {
 	var h zstd.Header
 	if err := h.Decode(src); err != nil {
 		return fmt.Errorf("%w: zstd frame header: %w", ErrCorrupt, err)
@@ -195,7 +197,7 @@ func (k *codec) decodeZstd(dst, src []byte, max int) error {
 	switch {
 	case h.Skippable || !h.HasFCS:
 		return fmt.Errorf("%w: zstd frame without a content size", ErrCorrupt)
-	case h.FrameContentSize > uint64(max):
+	case h.FrameContentSize > uint64(limit):
 		return fmt.Errorf("%w: zstd frame declares %d decompressed bytes, the limit is %d", getty.ErrMessageTooLarge, h.FrameContentSize, max)
 	case h.FrameContentSize != uint64(len(dst)):
 		return fmt.Errorf("%w: zstd frame declares %d bytes, the frame %d", ErrCorrupt, h.FrameContentSize, len(dst))

@@ -229,7 +229,7 @@ func (c *Conn) readFrame(max int) error {
 	}
 	c.contentBuf = c.codec.bufs.Get(int(size))
 	content := (*c.contentBuf)[:size]
-	if err := c.codec.decompress(content, body[k:], frameCap(max)); err != nil {
+	if err := c.codec.decompress(content, body[k:], max); err != nil {
 		return c.fail(err)
 	}
 	c.codec.bufs.Put(c.body)
