@@ -14,9 +14,10 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// zstdMaxWindow is the largest zstd window accepted (and the window the
-// encoder uses). Frames are decoded whole, so the window only matters for
-// frames larger than it; a frame header asking for more is refused.
+// zstdMaxWindow is the largest window accepted in a zstd frame that is not
+// single-segment (this package's encoder writes single-segment frames,
+// whose window is their content size). A frame header asking for more is
+// refused.
 const zstdMaxWindow = 8 << 20
 
 // zstdMaxMemory is the zstd decoder's own ceiling on one decode; the real
@@ -52,6 +53,10 @@ func newCodec(c *Config) (*codec, error) {
 			zstd.WithEncoderLevel(level),
 			zstd.WithWindowSize(zstdMaxWindow),
 			zstd.WithEncoderCRC(false), // the transport checks integrity
+			// Frames are decoded whole into a buffer of their content
+			// size, which a single-segment frame always declares (without
+			// it, contents under 256 bytes get no size field at all).
+			zstd.WithSingleSegment(true),
 		)
 		if err != nil {
 			return nil, fmt.Errorf("compress: zstd encoder: %w", err)
@@ -60,7 +65,10 @@ func newCodec(c *Config) (*codec, error) {
 		k.zdec, err = zstd.NewReader(nil,
 			zstd.WithDecoderConcurrency(0), // GOMAXPROCS block decoders
 			zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxWindow(zstdMaxWindow),
+			// The window of a single-segment frame is its content size,
+			// already held to the frame's cap by decodeZstd; decodeZstd
+			// also holds other frames to zstdMaxWindow.
+			zstd.WithDecoderMaxWindow(zstdMaxMemory),
 			zstd.WithDecoderMaxMemory(zstdMaxMemory),
 			zstd.WithDecodeAllCapLimit(true), // never grow dst past its capacity
 		)
