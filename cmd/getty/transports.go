@@ -16,6 +16,9 @@ type endpointFlags struct {
 	tlsKey      string
 	tlsCA       string
 	insecureTLS bool
+	// compress and compressLevel choose compression (see compress.go).
+	compress      string
+	compressLevel string
 }
 
 // transport knows how to listen and dial for one --transport value. Each
