@@ -2,7 +2,6 @@ package compress_test
 
 import (
 	"bytes"
-	"fmt"
 	"testing"
 
 	"github.com/gettynet/getty"
@@ -146,11 +145,4 @@ func TestCompressionShrinksTheWire(t *testing.T) {
 			}
 		})
 	}
-}
-
-func Example() {
-	// Both ends wrap their transport with the same algorithm.
-	cfg := &compress.Config{Algorithm: compress.S2}
-	fmt.Println(cfg.Algorithm, compress.DefaultAlgorithm, compress.DefaultThreshold)
-	// Output: s2 s2 256
 }
