@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
+	"runtime"
 
 	"github.com/gettynet/getty"
 	"github.com/gettynet/getty/internal/bufpool"
@@ -35,8 +35,37 @@ type codec struct {
 	zenc *zstd.Encoder // safe for concurrent EncodeAll; its encoders are pooled inside
 	zdec *zstd.Decoder // safe for concurrent DecodeAll; its block decoders are pooled inside
 
-	flateW sync.Pool // *flateEncoder
-	flateR sync.Pool // *flateDecoder
+	flateW freeList[*flateEncoder]
+	flateR freeList[*flateDecoder]
+}
+
+// freeList keeps up to cap(c) idle compressors for reuse. Unlike a
+// sync.Pool it does not drop them at every garbage collection, so a busy
+// endpoint never rebuilds a deflate state (hundreds of KiB) per collection;
+// beyond its capacity, extra ones are left to the collector.
+type freeList[T any] struct {
+	c   chan T
+	new func() T
+}
+
+func newFreeList[T any](newT func() T) freeList[T] {
+	return freeList[T]{c: make(chan T, 2*runtime.GOMAXPROCS(0)), new: newT}
+}
+
+func (f *freeList[T]) get() T {
+	select {
+	case v := <-f.c:
+		return v
+	default:
+		return f.new()
+	}
+}
+
+func (f *freeList[T]) put(v T) {
+	select {
+	case f.c <- v:
+	default:
+	}
 }
 
 func newCodec(c *Config) (*codec, error) {
@@ -77,16 +106,16 @@ func newCodec(c *Config) (*codec, error) {
 		}
 	case Deflate:
 		level := [...]int{flate.BestSpeed, 5, flate.BestCompression}[cfg.level]
-		k.flateW.New = func() any {
+		k.flateW = newFreeList(func() *flateEncoder {
 			e := &flateEncoder{}
 			e.w, _ = flate.NewWriter(&e.out, level) // cannot fail: the level is valid
 			return e
-		}
-		k.flateR.New = func() any {
+		})
+		k.flateR = newFreeList(func() *flateDecoder {
 			d := &flateDecoder{}
 			d.r = flate.NewReader(&d.in)
 			return d
-		}
+		})
 	}
 	return k, nil
 }
@@ -130,8 +159,8 @@ func (k *codec) compress(dst, src []byte) ([]byte, error) {
 	case Zstd:
 		return k.zenc.EncodeAll(src, dst), nil
 	case Deflate:
-		e := k.flateW.Get().(*flateEncoder)
-		defer k.flateW.Put(e)
+		e := k.flateW.get()
+		defer k.flateW.put(e)
 		e.out.b = dst
 		e.w.Reset(&e.out)
 		_, err := e.w.Write(src)
@@ -232,8 +261,8 @@ func (k *codec) decodeZstd(dst, src []byte, limit, max int) error {
 // limited read), then asked for one byte more, which must not exist. A bomb
 // is stopped after at most the declared size, which is at most the cap.
 func (k *codec) decodeDeflate(dst, src []byte) error {
-	d := k.flateR.Get().(*flateDecoder)
-	defer k.flateR.Put(d)
+	d := k.flateR.get()
+	defer k.flateR.put(d)
 	d.in.Reset(src)
 	if err := d.r.(flate.Resetter).Reset(&d.in, nil); err != nil {
 		return fmt.Errorf("%w: deflate: %w", ErrCorrupt, err)
