@@ -13,10 +13,10 @@ import (
 	"time"
 )
 
-// startServe runs `getty serve args...` in-process and returns the address
+// startServeLogs runs `getty serve args...` in-process and returns the address
 // it listens on, a channel of its log lines, and a stop function that
 // shuts it down and returns its exit code.
-func startServe(t *testing.T, args ...string) (addr string, logs <-chan string, stop func() int) {
+func startServeLogs(t *testing.T, args ...string) (addr string, logs <-chan string, stop func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	outR, outW := io.Pipe()
@@ -96,7 +96,7 @@ func processCPU(t *testing.T) time.Duration {
 //
 // Not parallel: it measures the process's CPU time.
 func TestServeCompressedReadTimeoutThenIdle(t *testing.T) {
-	addr, logs, stop := startServe(t, "--transport", "tcp", "--compress", "deflate", "--read-timeout", "300ms")
+	addr, logs, stop := startServeLogs(t, "--transport", "tcp", "--compress", "deflate", "--read-timeout", "300ms")
 
 	// A compressed client gets its echo.
 	var out bytes.Buffer
@@ -147,6 +147,7 @@ func TestCompressFlagUsage(t *testing.T) {
 		{"serve", "--compress", "lz4"},
 		{"dial", "--compress", "gzip"},
 		{"serve", "--compress", "zstd", "--compress-level", "max"},
+		{"serve", "--transport", "udp", "--compress", "s2"},
 	} {
 		var errb bytes.Buffer
 		if code := run(context.Background(), args, strings.NewReader(""), io.Discard, &errb); code != 2 {

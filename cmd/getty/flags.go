@@ -59,8 +59,12 @@ func (f *endpointFlags) resolve() (transport, error) {
 	if f.addr == "" {
 		f.addr = t.defaultAddr
 	}
-	if _, err := f.compressConfig(); err != nil {
+	cfg, err := f.compressConfig()
+	if err != nil {
 		return t, err
+	}
+	if cfg != nil && !t.stream {
+		return t, fmt.Errorf("%w: --compress needs a stream transport, not %s", errUsage, f.transport)
 	}
 	return t, nil
 }
