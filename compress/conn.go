@@ -15,6 +15,8 @@ import (
 	"github.com/gettynet/getty"
 )
 
+var _ getty.BufferedReader = (*Conn)(nil)
+
 // readBufferSize is the buffered reader in front of the stream: small
 // frames arrive several per system call; a body larger than it is read
 // straight into its own buffer.
@@ -50,6 +52,7 @@ type Conn struct {
 	content    []byte  // the current frame's records
 	contentBuf *[]byte // pooled buffer behind content when it was decompressed
 	next       int     // offset of the next record in content
+	left       int     // records left in content
 	rerr       error   // final read error
 	closed     bool    // Close ran; guarded by both rmu and wmu
 
@@ -142,6 +145,7 @@ func (c *Conn) ReadMessage(max int) (getty.Message, error) {
 			if err != nil {
 				return getty.Message{}, c.fail(err)
 			}
+			c.left--
 			c.stats.msgsIn.Add(1)
 			return getty.Message{Kind: getty.Binary, Data: data}, nil
 		}
@@ -214,9 +218,8 @@ func (c *Conn) readFrame(max int) error {
 		if len(body) == 0 {
 			return c.fail(fmt.Errorf("%w: empty frame", ErrCorrupt))
 		}
-		c.content, c.next = body, 0
 		c.stats.rawIn.Add(uint64(len(body)))
-		return nil
+		return c.setContent(body, max)
 	}
 	size, k := binary.Uvarint(body)
 	switch {
@@ -234,9 +237,38 @@ func (c *Conn) readFrame(max int) error {
 	}
 	c.codec.bufs.Put(c.body)
 	c.body = nil
-	c.content, c.next = content, 0
 	c.stats.rawIn.Add(size)
+	return c.setContent(content, max)
+}
+
+// setContent checks the records of a frame's content (before any of them
+// is delivered) and makes it current.
+func (c *Conn) setContent(content []byte, max int) error {
+	n := 0
+	for rest := content; len(rest) > 0; n++ {
+		l, k := binary.Uvarint(rest)
+		switch {
+		case k <= 0:
+			return c.fail(fmt.Errorf("%w: bad record header", ErrCorrupt))
+		case l > uint64(len(rest)-k):
+			return c.fail(fmt.Errorf("%w: record of %d bytes overruns its frame (%d left)", ErrCorrupt, l, len(rest)-k))
+		case l > uint64(max):
+			return c.fail(fmt.Errorf("%w: message of %d bytes, the limit is %d", getty.ErrMessageTooLarge, l, max))
+		}
+		rest = rest[k+int(l):]
+	}
+	c.content, c.next, c.left = content, 0, n
 	return nil
+}
+
+// Buffered reports how many messages ReadMessage returns next without
+// reading from the network: those left in the frame last read. The session
+// holds back the replies its handler writes until they are dispatched, so
+// that the answers to one frame leave in one frame (getty.BufferedReader).
+func (c *Conn) Buffered() int {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return c.left
 }
 
 // netErr turns a stream error met while reading a frame into the error
@@ -252,7 +284,7 @@ func (c *Conn) netErr(err error, inFrame bool) error {
 // releaseReadLocked returns the current frame's buffers to the pool, unless
 // a frame is half read (its body is kept to resume it).
 func (c *Conn) releaseReadLocked() {
-	c.content, c.next = nil, 0
+	c.content, c.next, c.left = nil, 0, 0
 	if c.contentBuf != nil {
 		c.codec.bufs.Put(c.contentBuf)
 		c.contentBuf = nil

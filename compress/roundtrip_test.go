@@ -154,3 +154,36 @@ func TestCompressionShrinksTheWire(t *testing.T) {
 		})
 	}
 }
+
+// TestRepliesToOneFrameLeaveInOneFrame: a frame carrying 50 requests makes
+// the echo server answer with one frame (Conn.Buffered keeps the session's
+// writes corked until the frame's last message is dispatched).
+func TestRepliesToOneFrameLeaveInOneFrame(t *testing.T) {
+	t.Parallel()
+	cfg := &compress.Config{}
+	d := serve(t, netTCP, cfg, nil, echo())
+	var reqs [][]byte
+	for i := range 50 {
+		reqs = append(reqs, pkgFrame(payload(100+i, true, uint64(i))))
+	}
+	nc := rawDial(t, d)
+	if _, err := nc.Write(frames(t, cfg, reqs...)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := compress.NewConn(nc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range reqs {
+		m, err := c.ReadMessage(1 << 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(m.Data, want) {
+			t.Fatalf("reply %d differs", i)
+		}
+	}
+	if st := c.Stats(); st.FramesIn != 1 {
+		t.Fatalf("50 replies came in %d frames, want 1", st.FramesIn)
+	}
+}
