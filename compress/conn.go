@@ -1,7 +1,6 @@
 package compress
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -17,9 +16,11 @@ import (
 
 var _ getty.BufferedReader = (*Conn)(nil)
 
-// readBufferSize is the buffered reader in front of the stream: small
+// readBufferSize is the read-ahead buffer in front of the stream: small
 // frames arrive several per system call; a body larger than it is read
-// straight into its own buffer.
+// straight into its own buffer. The buffer is pooled and held only while it
+// has unread bytes: a connection whose peer is silent holds none (on Linux,
+// TCP and Unix sockets are polled for data before a buffer is taken).
 const readBufferSize = 8 << 10
 
 // Conn turns a byte stream (TCP, TLS, Unix stream) into a getty.MessageConn
@@ -42,7 +43,9 @@ type Conn struct {
 	codec *codec
 
 	rmu        sync.Mutex // guards the read state below
-	br         *bufio.Reader
+	raw        *rawReader // nil unless a plain TCP or Unix socket on Linux
+	rbuf       *[]byte    // pooled read-ahead bytes; nil when none are unread
+	rr, rw     int        // unread bytes are (*rbuf)[rr:rw]
 	hdr        [headerLen]byte
 	hn         int // header bytes read of the frame in progress
 	compressed bool
@@ -74,7 +77,7 @@ func NewConn(c net.Conn, cfg *Config) (*Conn, error) {
 }
 
 func newConn(c net.Conn, k *codec) *Conn {
-	return &Conn{nc: c, codec: k}
+	return &Conn{nc: c, codec: k, raw: newRawReader(c, &k.bufs)}
 }
 
 // Algorithm is the algorithm this connection compresses with.
@@ -118,7 +121,8 @@ func (c *Conn) Close() error {
 	if !c.closed {
 		c.closed = true
 		c.releaseReadLocked()
-		c.br = nil
+		c.codec.bufs.Put(c.rbuf)
+		c.rbuf = nil
 	}
 	c.wmu.Unlock()
 	c.rmu.Unlock()
@@ -183,11 +187,8 @@ func (c *Conn) nextRecord(max int) ([]byte, error) {
 // readFrame reads one whole frame and decodes its content. Network errors
 // leave the partial frame in place (resumable); data errors are final.
 func (c *Conn) readFrame(max int) error {
-	if c.br == nil {
-		c.br = bufio.NewReaderSize(c.nc, readBufferSize)
-	}
 	for c.hn < headerLen {
-		n, err := c.br.Read(c.hdr[c.hn:])
+		n, err := c.read(c.hdr[c.hn:])
 		c.hn += n
 		if err != nil {
 			return c.netErr(err, c.hn > 0)
@@ -205,7 +206,7 @@ func (c *Conn) readFrame(max int) error {
 	}
 	body := *c.body
 	for c.bn < len(body) {
-		n, err := c.br.Read(body[c.bn:])
+		n, err := c.read(body[c.bn:])
 		c.bn += n
 		if err != nil {
 			return c.netErr(err, true)
@@ -269,6 +270,49 @@ func (c *Conn) Buffered() int {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	return c.left
+}
+
+// read reads into p from the read-ahead buffer or, when that is empty, from
+// the stream: straight into p when p is large, else into a fresh pooled
+// read-ahead buffer. It returns data without an error when it has data (an
+// error of the stream recurs on the next call).
+func (c *Conn) read(p []byte) (int, error) {
+	if c.rbuf != nil {
+		n := copy(p, (*c.rbuf)[c.rr:c.rw])
+		c.consumed(n)
+		return n, nil
+	}
+	if len(p) >= readBufferSize {
+		return c.nc.Read(p)
+	}
+	var (
+		bp  *[]byte
+		n   int
+		err error
+	)
+	if c.raw != nil {
+		bp, n, err = c.raw.read(readBufferSize)
+	} else {
+		bp = c.codec.bufs.Get(readBufferSize)
+		n, err = c.nc.Read((*bp)[:cap(*bp)])
+	}
+	if n <= 0 {
+		c.codec.bufs.Put(bp)
+		return 0, err
+	}
+	c.rbuf, c.rr, c.rw = bp, 0, n
+	k := copy(p, (*bp)[:n])
+	c.consumed(k)
+	return k, nil
+}
+
+// consumed marks n read-ahead bytes read and lets the buffer go once empty.
+func (c *Conn) consumed(n int) {
+	c.rr += n
+	if c.rr == c.rw {
+		c.codec.bufs.Put(c.rbuf)
+		c.rbuf, c.rr, c.rw = nil, 0, 0
+	}
 }
 
 // netErr turns a stream error met while reading a frame into the error

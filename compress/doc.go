@@ -62,7 +62,7 @@
 // both halves:
 //
 //   - No decompressor ever reads from the network. Frames are read by a
-//     bufio.Reader, which does not keep errors, into a buffer; the
+//     plain read-ahead buffer, which keeps no state and no errors; the
 //     decompressor runs afterwards on complete bytes in memory, so a
 //     deadline, a reset or EOF can only interrupt the framing read, never a
 //     decompression. A deadline in the middle of a frame leaves the frame
