@@ -2,15 +2,8 @@ package compress_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
 	mrand "math/rand/v2"
 	"net"
 	"path/filepath"
@@ -21,7 +14,7 @@ import (
 	"github.com/gettynet/getty"
 	"github.com/gettynet/getty/codec/lengthfield"
 	"github.com/gettynet/getty/compress"
-	"github.com/gettynet/getty/transport/tcp"
+	"github.com/gettynet/getty/internal/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -30,7 +23,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // maxPkg lets a 4 MiB payload plus its 4-byte length prefix through.
 const maxPkg = 4<<20 + 64
 
-// network is one stream transport the tests run over.
+// network is one stream transport the tests run over: a row of the
+// engine's transport matrix (testutil.Streams: tcp, tcp6, tls) or a Unix
+// stream socket.
 type network string
 
 const (
@@ -43,21 +38,7 @@ const (
 // that reaches it.
 func listen(t *testing.T, n network) (getty.Listener, getty.Dialer) {
 	t.Helper()
-	switch n {
-	case netTCP:
-		l, err := tcp.Listen("127.0.0.1:0", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return l, tcp.Dialer{Addr: l.Addr().String()}
-	case netTLS:
-		srvConf, cliConf := tlsConfigs(t)
-		l, err := tcp.Listen("127.0.0.1:0", &tcp.Config{TLS: srvConf})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return l, tcp.Dialer{Addr: l.Addr().String(), Config: tcp.Config{TLS: cliConf}}
-	case netUnix:
+	if n == netUnix {
 		path := filepath.Join(t.TempDir(), "s")
 		nl, err := net.Listen("unix", path)
 		if err != nil {
@@ -68,41 +49,15 @@ func listen(t *testing.T, n network) (getty.Listener, getty.Dialer) {
 			return d.DialContext(ctx, "unix", path)
 		})
 	}
+	for _, tr := range testutil.Streams() {
+		if tr.Name == string(n) {
+			env := tr.Setup(t)
+			l := env.MustListen(t)
+			return l, env.Dialer(l.Addr().String())
+		}
+	}
 	t.Fatalf("unknown network %q", n)
 	return nil, nil
-}
-
-// tlsConfigs makes a self-signed certificate for 127.0.0.1.
-func tlsConfigs(t *testing.T) (server, client *tls.Config) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "getty test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	server = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-	client = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
-	return server, client
 }
 
 // serve runs a getty server on a compressed listener of kind n and returns

@@ -24,8 +24,8 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// TestRoundTripTransports runs the round trip over TLS and Unix stream
-// sockets, and with the level, threshold and batching options varied.
+// TestRoundTripTransports runs the round trip over TLS, IPv6 and Unix
+// stream sockets, and with the level, threshold and batching options varied.
 func TestRoundTripTransports(t *testing.T) {
 	t.Parallel()
 	sizes := []int{0, 300, 70 << 10, 1 << 20}
@@ -36,6 +36,7 @@ func TestRoundTripTransports(t *testing.T) {
 		sizes []int // default: sizes
 	}{
 		{"tls/s2", netTLS, compress.Config{}, nil},
+		{"tcp6/s2", network("tcp6"), compress.Config{}, nil},
 		{"tls/zstd", netTLS, compress.Config{Algorithm: compress.Zstd}, nil},
 		{"unix/deflate", netUnix, compress.Config{Algorithm: compress.Deflate}, nil},
 		{"unix/snappy", netUnix, compress.Config{Algorithm: compress.Snappy}, nil},
