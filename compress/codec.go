@@ -120,6 +120,10 @@ func newCodec(c *Config) (*codec, error) {
 	return k, nil
 }
 
+// frameCap is the largest frame content this end accepts from a session
+// whose MaxPackageSize is max (see the frame format).
+func (k *codec) frameCap(max int) int { return frameCap(max, k.cfg.batch) }
+
 // maxCompressedLen bounds the compressed size of n bytes for every
 // algorithm (S2's bound is the loosest).
 func maxCompressedLen(n int) int {
@@ -181,12 +185,12 @@ func (k *codec) compress(dst, src []byte) ([]byte, error) {
 // bomb (ErrMessageTooLarge); one that merely disagrees with the frame is
 // ErrCorrupt.
 func (k *codec) decompress(dst, src []byte, max int) error {
-	limit := frameCap(max)
+	limit := k.frameCap(max)
 	switch k.cfg.alg {
 	case S2, Snappy:
-		return decodeS2(dst, src, limit, max)
+		return decodeS2(dst, src, limit)
 	case Zstd:
-		return k.decodeZstd(dst, src, limit, max)
+		return k.decodeZstd(dst, src, limit)
 	case Deflate:
 		return k.decodeDeflate(dst, src)
 	}
@@ -197,13 +201,13 @@ func (k *codec) decompress(dst, src []byte, max int) error {
 // decoded length (a 6-byte block can claim 4 GiB), and s2.Decode allocates
 // that much when dst is too small. The declared length is checked against
 // the cap and against the frame before anything is decoded.
-func decodeS2(dst, src []byte, limit, max int) error {
+func decodeS2(dst, src []byte, limit int) error {
 	n, err := s2.DecodedLen(src)
 	if err != nil {
 		return fmt.Errorf("%w: s2 block header: %w", ErrCorrupt, err)
 	}
 	if n > limit {
-		return fmt.Errorf("%w: s2 block declares %d decompressed bytes, the limit is %d", getty.ErrMessageTooLarge, n, max)
+		return fmt.Errorf("%w: s2 block declares %d decompressed bytes, the limit is %d", getty.ErrMessageTooLarge, n, limit)
 	}
 	if n != len(dst) {
 		return fmt.Errorf("%w: s2 block declares %d bytes, the frame %d", ErrCorrupt, n, len(dst))
@@ -226,7 +230,7 @@ func decodeS2(dst, src []byte, limit, max int) error {
 // within zstdMaxWindow and no dictionary; and DecodeAll runs with
 // WithDecodeAllCapLimit into a dst whose capacity is exactly the declared
 // size, so a lying block stops it after at most one block (128 KiB) more.
-func (k *codec) decodeZstd(dst, src []byte, limit, max int) error {
+func (k *codec) decodeZstd(dst, src []byte, limit int) error {
 	var h zstd.Header
 	if err := h.Decode(src); err != nil {
 		return fmt.Errorf("%w: zstd frame header: %w", ErrCorrupt, err)
@@ -235,7 +239,7 @@ func (k *codec) decodeZstd(dst, src []byte, limit, max int) error {
 	case h.Skippable || !h.HasFCS:
 		return fmt.Errorf("%w: zstd frame without a content size", ErrCorrupt)
 	case h.FrameContentSize > uint64(limit):
-		return fmt.Errorf("%w: zstd frame declares %d decompressed bytes, the limit is %d", getty.ErrMessageTooLarge, h.FrameContentSize, max)
+		return fmt.Errorf("%w: zstd frame declares %d decompressed bytes, the limit is %d", getty.ErrMessageTooLarge, h.FrameContentSize, limit)
 	case h.FrameContentSize != uint64(len(dst)):
 		return fmt.Errorf("%w: zstd frame declares %d bytes, the frame %d", ErrCorrupt, h.FrameContentSize, len(dst))
 	case !h.SingleSegment && h.WindowSize > zstdMaxWindow:

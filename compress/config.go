@@ -140,10 +140,12 @@ type Config struct {
 	// one batch): consecutive messages are packed into one frame of up to
 	// BatchSize bytes, which compresses far better than each small message
 	// alone. A message larger than BatchSize travels in a frame of its own.
-	// The receiver caps a frame's decompressed size at its session's
-	// MaxPackageSize, so BatchSize must not exceed the peer's
-	// MaxPackageSize (4 MiB by default). Default DefaultBatchSize (64 KiB);
-	// negative: one frame per message.
+	// A receiver accepts frames of up to the larger of its session's
+	// MaxPackageSize and its own BatchSize (the codec still holds each
+	// package to MaxPackageSize), so ends configured alike always accept each other's
+	// batches; a sender's BatchSize above both of the receiver's is
+	// refused there with getty.ErrMessageTooLarge. Default
+	// DefaultBatchSize (64 KiB); negative: one frame per message.
 	BatchSize int
 }
 

@@ -130,10 +130,11 @@ func (c *Conn) Close() error {
 }
 
 // ReadMessage returns the next message. m.Data is valid until the next
-// ReadMessage or Close. A frame whose declared or decompressed size exceeds
-// max (plus a few bytes of record header) is refused with an error wrapping
-// getty.ErrMessageTooLarge before any of its body is buffered or
-// decompressed.
+// ReadMessage or Close. A frame whose declared size exceeds max (or
+// Config.BatchSize if larger, plus a few bytes of record header) is refused
+// with an error wrapping getty.ErrMessageTooLarge before any of its body is
+// buffered or decompressed. A message may hold several packages (written
+// with WriteBytes or WriteBuffers); the codec holds each package to max.
 func (c *Conn) ReadMessage(max int) (getty.Message, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
@@ -145,7 +146,7 @@ func (c *Conn) ReadMessage(max int) (getty.Message, error) {
 	}
 	for {
 		if c.next < len(c.content) {
-			data, err := c.nextRecord(max)
+			data, err := c.nextRecord()
 			if err != nil {
 				return getty.Message{}, c.fail(err)
 			}
@@ -168,7 +169,7 @@ func (c *Conn) fail(err error) error {
 }
 
 // nextRecord returns the next message of the current frame.
-func (c *Conn) nextRecord(max int) ([]byte, error) {
+func (c *Conn) nextRecord() ([]byte, error) {
 	rest := c.content[c.next:]
 	n, k := binary.Uvarint(rest)
 	switch {
@@ -176,8 +177,6 @@ func (c *Conn) nextRecord(max int) ([]byte, error) {
 		return nil, fmt.Errorf("%w: bad record header", ErrCorrupt)
 	case n > uint64(len(rest)-k):
 		return nil, fmt.Errorf("%w: record of %d bytes overruns its frame (%d left)", ErrCorrupt, n, len(rest)-k)
-	case n > uint64(max):
-		return nil, fmt.Errorf("%w: message of %d bytes, the limit is %d", getty.ErrMessageTooLarge, n, max)
 	}
 	end := k + int(n)
 	c.next += end
@@ -196,7 +195,7 @@ func (c *Conn) readFrame(max int) error {
 	}
 	if c.body == nil {
 		var err error
-		c.compressed, c.bodyLen, err = parseHeader(c.hdr[:], c.codec.cfg.alg, max, c.stats.framesIn.Load() == 0)
+		c.compressed, c.bodyLen, err = parseHeader(c.hdr[:], c.codec.cfg.alg, max, c.codec.frameCap(max), c.stats.framesIn.Load() == 0)
 		if err != nil {
 			return c.fail(err)
 		}
@@ -220,14 +219,14 @@ func (c *Conn) readFrame(max int) error {
 			return c.fail(fmt.Errorf("%w: empty frame", ErrCorrupt))
 		}
 		c.stats.rawIn.Add(uint64(len(body)))
-		return c.setContent(body, max)
+		return c.setContent(body)
 	}
 	size, k := binary.Uvarint(body)
 	switch {
 	case k <= 0:
 		return c.fail(fmt.Errorf("%w: bad content length", ErrCorrupt))
-	case size > uint64(frameCap(max)):
-		return c.fail(fmt.Errorf("%w: frame declares %d decompressed bytes, the limit is %d", getty.ErrMessageTooLarge, size, max))
+	case size > uint64(c.codec.frameCap(max)):
+		return c.fail(fmt.Errorf("%w: frame declares %d decompressed bytes, the limit is %d", getty.ErrMessageTooLarge, size, c.codec.frameCap(max)))
 	case size == 0:
 		return c.fail(fmt.Errorf("%w: empty compressed frame", ErrCorrupt))
 	}
@@ -239,12 +238,12 @@ func (c *Conn) readFrame(max int) error {
 	c.codec.bufs.Put(c.body)
 	c.body = nil
 	c.stats.rawIn.Add(size)
-	return c.setContent(content, max)
+	return c.setContent(content)
 }
 
 // setContent checks the records of a frame's content (before any of them
 // is delivered) and makes it current.
-func (c *Conn) setContent(content []byte, max int) error {
+func (c *Conn) setContent(content []byte) error {
 	n := 0
 	for rest := content; len(rest) > 0; n++ {
 		l, k := binary.Uvarint(rest)
@@ -253,8 +252,6 @@ func (c *Conn) setContent(content []byte, max int) error {
 			return c.fail(fmt.Errorf("%w: bad record header", ErrCorrupt))
 		case l > uint64(len(rest)-k):
 			return c.fail(fmt.Errorf("%w: record of %d bytes overruns its frame (%d left)", ErrCorrupt, l, len(rest)-k))
-		case l > uint64(max):
-			return c.fail(fmt.Errorf("%w: message of %d bytes, the limit is %d", getty.ErrMessageTooLarge, l, max))
 		}
 		rest = rest[k+int(l):]
 	}

@@ -84,8 +84,10 @@
 //
 // # Decompression bombs
 //
-// A frame's decompressed size is capped at the session's MaxPackageSize
-// (plus a few bytes of record header). The frame declares it up front, and
+// A frame's decompressed size is capped at the session's MaxPackageSize, or
+// at Config.BatchSize if that is larger (64 KiB by default; frames batch
+// small messages), plus a few bytes of record header; the codec still holds
+// each package to MaxPackageSize. The frame declares it up front, and
 // a larger declaration is refused with getty.ErrMessageTooLarge before
 // anything is decompressed. Each algorithm is also held to the declaration
 // on its own terms, since the compressed data could disagree with it:

@@ -23,6 +23,6 @@ var (
 	ErrNotStream = errors.New("compress: transport connection is not a stream")
 )
 
-// A decompression bomb, a frame that declares (or inflates to) more than
-// the session's MaxPackageSize, is reported with an error wrapping
-// getty.ErrMessageTooLarge.
+// A decompression bomb, a frame that declares more than the session's
+// MaxPackageSize (or BatchSize, if larger), is reported with an error
+// wrapping getty.ErrMessageTooLarge.

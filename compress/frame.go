@@ -30,8 +30,11 @@ const (
 )
 
 // frameCap is the largest content (and body) a receiver with MaxPackageSize
-// max accepts: one message of max bytes plus its record header.
-func frameCap(max int) int { return max + recordSlack }
+// maxPkg and batch size batch accepts: one message of maxPkg bytes plus its
+// record header, or a batch of smaller messages as large as this end would
+// send itself (so that ends configured alike never refuse each other's
+// batches, even with a MaxPackageSize below the batch size).
+func frameCap(maxPkg, batch int) int { return max(maxPkg, batch) + recordSlack }
 
 func flags(alg Algorithm, compressed bool) byte {
 	f := marker | byte(alg)&algMask
@@ -49,7 +52,7 @@ func putHeader(b []byte, alg Algorithm, compressed bool, bodyLen int) {
 // parseHeader checks a frame header against the local algorithm and the
 // cap. first says whether it is the first frame of the connection: a bad
 // marker there most likely means a peer that does not compress.
-func parseHeader(h []byte, alg Algorithm, max int, first bool) (compressed bool, bodyLen int, err error) {
+func parseHeader(h []byte, alg Algorithm, max, limit int, first bool) (compressed bool, bodyLen int, err error) {
 	f := h[0]
 	if f&markerMask != marker {
 		if first {
@@ -61,8 +64,8 @@ func parseHeader(h []byte, alg Algorithm, max int, first bool) (compressed bool,
 		return false, 0, fmt.Errorf("%w: the peer sends %v, this end expects %v", ErrAlgorithmMismatch, got, alg)
 	}
 	n := binary.BigEndian.Uint32(h[1:headerLen])
-	if uint64(n) > uint64(frameCap(max)) {
-		return false, 0, fmt.Errorf("%w: frame of %d bytes exceeds the limit of %d (is the sender's BatchSize above this end's MaxPackageSize?)", getty.ErrMessageTooLarge, n, max)
+	if uint64(n) > uint64(limit) {
+		return false, 0, fmt.Errorf("%w: frame of %d bytes exceeds the limit of %d (MaxPackageSize %d; is the sender's BatchSize above this end's?)", getty.ErrMessageTooLarge, n, limit, max)
 	}
 	return f&flagCompress != 0, int(n), nil
 }

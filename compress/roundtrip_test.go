@@ -188,3 +188,40 @@ func TestRepliesToOneFrameLeaveInOneFrame(t *testing.T) {
 		t.Fatalf("50 replies came in %d frames, want 1", st.FramesIn)
 	}
 }
+
+// TestSmallMaxPackageSizeAcceptsBatches: with MaxPackageSize (2 KiB) below
+// the batch size (64 KiB), ends configured alike still exchange batched
+// frames of many small packages.
+func TestSmallMaxPackageSizeAcceptsBatches(t *testing.T) {
+	t.Parallel()
+	opts := getty.Options{MaxPackageSize: 2 << 10}
+	cfg := &compress.Config{}
+	d := serve(t, netTCP, cfg, &getty.ServerOptions{Options: opts}, echo())
+	col := newCollector(200)
+	c := dial(t, d, cfg, &getty.ClientOptions{Options: opts}, col.handler())
+	s, err := c.Session()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want [][]byte
+	bufs := make([][]byte, 0, 100)
+	for i := range 100 {
+		p := payload(1000, true, uint64(i))
+		want = append(want, p)
+		bufs = append(bufs, pkgFrame(p))
+	}
+	// One WriteBuffers: 50 packages in one message of about 50 KiB.
+	if err := s.WriteBuffers(bufs[:50]); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range want[50:] {
+		if err := s.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, p := range want {
+		if got := col.next(t); !bytes.Equal(got, p) {
+			t.Fatalf("package %d differs", i)
+		}
+	}
+}
