@@ -23,6 +23,11 @@ var _ getty.BufferedReader = (*Conn)(nil)
 // TCP and Unix sockets are polled for data before a buffer is taken).
 const readBufferSize = 8 << 10
 
+// firstBodyBuffer is the buffer a frame body starts in; it doubles as the
+// body arrives, so a peer that announces a large frame and sends little of
+// it costs little memory.
+const firstBodyBuffer = 64 << 10
+
 // Conn turns a byte stream (TCP, TLS, Unix stream) into a getty.MessageConn
 // whose messages travel compressed, one or more per frame. The session
 // engine uses it like any message transport: each message holds whole
@@ -199,18 +204,22 @@ func (c *Conn) readFrame(max int) error {
 		if err != nil {
 			return c.fail(err)
 		}
-		c.body = c.codec.bufs.Get(c.bodyLen)
-		*c.body = (*c.body)[:c.bodyLen]
+		size := min(c.bodyLen, firstBodyBuffer)
+		c.body = c.codec.bufs.Get(size)
+		*c.body = (*c.body)[:size]
 		c.bn = 0
 	}
-	body := *c.body
-	for c.bn < len(body) {
-		n, err := c.read(body[c.bn:])
+	for c.bn < c.bodyLen {
+		if c.bn == len(*c.body) {
+			c.growBody()
+		}
+		n, err := c.read((*c.body)[c.bn:])
 		c.bn += n
 		if err != nil {
 			return c.netErr(err, true)
 		}
 	}
+	body := *c.body
 	c.stats.framesIn.Add(1)
 	c.stats.wireIn.Add(uint64(headerLen + len(body)))
 	c.hn = 0
@@ -239,6 +248,18 @@ func (c *Conn) readFrame(max int) error {
 	c.body = nil
 	c.stats.rawIn.Add(size)
 	return c.setContent(content)
+}
+
+// growBody doubles the body buffer (up to the frame's size), keeping what
+// was read: a body takes memory as its bytes arrive, not as its header
+// announces them.
+func (c *Conn) growBody() {
+	size := min(2*len(*c.body), c.bodyLen)
+	nb := c.codec.bufs.Get(size)
+	*nb = (*nb)[:size]
+	copy(*nb, (*c.body)[:c.bn])
+	c.codec.bufs.Put(c.body)
+	c.body = nb
 }
 
 // setContent checks the records of a frame's content (before any of them

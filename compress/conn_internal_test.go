@@ -64,3 +64,29 @@ func TestIdleConnHoldsNoReadBuffer(t *testing.T) {
 		c.SetReadDeadline(time.Time{})
 	}
 }
+
+// TestAnnouncedBodyIsNotAllocatedUpFront: a header announcing a 4 MiB body
+// followed by a few bytes costs a small buffer, not 4 MiB.
+func TestAnnouncedBodyIsNotAllocatedUpFront(t *testing.T) {
+	t.Parallel()
+	a, b := net.Pipe()
+	defer b.Close()
+	c, err := NewConn(a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		b.Write([]byte{flags(S2, false), 0x00, 0x40, 0x00, 0x00}) //nolint:errcheck // 4 MiB announced
+		b.Write(make([]byte, 100))                                //nolint:errcheck // then a trickle
+	}()
+	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := c.ReadMessage(8 << 20); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("got %v, want a deadline error", err)
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.bodyLen != 4<<20 || c.bn != 100 || cap(*c.body) > firstBodyBuffer {
+		t.Fatalf("body %d of %d read, buffer of %d bytes", c.bn, c.bodyLen, cap(*c.body))
+	}
+}

@@ -129,7 +129,9 @@
 //
 // Compressors are shared and pooled: S2 and Snappy are stateless; the zstd
 // encoder and decoder are created once per Listener, Dialer or NewConn and
-// reused concurrently; deflate writers and readers come from pools. Frame
-// buffers come from a size-classed pool and go back when the next frame is
-// read; nothing is allocated per package in steady state.
+// reused concurrently; deflate writers and readers come from free lists.
+// Frame buffers come from a size-classed pool and go back when the next
+// frame is read; a body's buffer grows as its bytes arrive (a header alone
+// costs 64 KiB at most), and a connection waiting for its peer holds no
+// read buffer. Nothing is allocated per package in steady state.
 package compress
