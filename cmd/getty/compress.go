@@ -32,6 +32,19 @@ func (f *endpointFlags) compressConfig() (*compress.Config, error) {
 	return &compress.Config{Algorithm: alg, Level: level}, nil
 }
 
+// checkCompress refuses compression flags that are malformed or name a
+// transport that is not a stream.
+func (f *endpointFlags) checkCompress(t transport) error {
+	cfg, err := f.compressConfig()
+	if err != nil {
+		return err
+	}
+	if cfg != nil && !t.stream {
+		return fmt.Errorf("%w: --compress needs a stream transport (tcp), not this one", errUsage)
+	}
+	return nil
+}
+
 // compressListener wraps l when compression is on.
 func (f *endpointFlags) compressListener(l getty.Listener) (getty.Listener, error) {
 	cfg, err := f.compressConfig()

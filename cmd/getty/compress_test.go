@@ -155,3 +155,17 @@ func TestCompressFlagUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchCompressed: `getty bench --compress` drives a compressing
+// embedded server through compressing connections.
+func TestBenchCompressed(t *testing.T) {
+	t.Parallel()
+	var out, errb bytes.Buffer
+	args := []string{"bench", "--compress", "zstd", "--conns", "2", "--size", "512", "--duration", "300ms", "--warmup", "50ms"}
+	if code := run(context.Background(), args, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "compress zstd") || !strings.Contains(out.String(), "messages/s") {
+		t.Fatalf("output %q", out.String())
+	}
+}

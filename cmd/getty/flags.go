@@ -59,14 +59,7 @@ func (f *endpointFlags) resolve() (transport, error) {
 	if f.addr == "" {
 		f.addr = t.defaultAddr
 	}
-	cfg, err := f.compressConfig()
-	if err != nil {
-		return t, err
-	}
-	if cfg != nil && !t.stream {
-		return t, fmt.Errorf("%w: --compress needs a stream transport, not %s", errUsage, f.transport)
-	}
-	return t, nil
+	return t, f.checkCompress(t)
 }
 
 func codecByName(name string) (getty.Codec[[]byte], error) {
