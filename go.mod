@@ -4,6 +4,7 @@ go 1.25
 
 require (
 	github.com/HdrHistogram/hdrhistogram-go v1.2.0
+	github.com/klauspost/compress v1.20.4
 	go.uber.org/goleak v1.3.0
 	golang.org/x/net v0.47.0
 	golang.org/x/sys v0.38.0

@@ -47,7 +47,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	log.Info("listening", "transport", ef.transport, "addr", l.Addr().String(), "codec", *codecName)
+	if l, err = ef.compressListener(l); err != nil {
+		return err
+	}
+	log.Info("listening", "transport", ef.transport, "addr", l.Addr().String(), "codec", *codecName, "compress", ef.compress)
 	fmt.Fprintf(stdout, "listening on %s\n", l.Addr())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
@@ -102,7 +105,8 @@ func echoHandler(log echoLogger) getty.Handler[[]byte] {
 		},
 		Close: func(s *getty.Session[[]byte]) {
 			st := s.Stats()
-			log.Info("session closed", "session", s.ID(), "cause", s.Err(), "packages_in", st.PackagesIn, "bytes_in", st.BytesIn)
+			attrs := []any{"session", s.ID(), "cause", s.Err(), "packages_in", st.PackagesIn, "bytes_in", st.BytesIn}
+			log.Info("session closed", append(attrs, compressStats(s.Conn())...)...)
 		},
 	}
 }

@@ -12,6 +12,7 @@ import (
 func tcpTransport() transport {
 	return transport{
 		defaultAddr: "127.0.0.1:7000",
+		stream:      true,
 		listen: func(f *endpointFlags) (getty.Listener, error) {
 			var cfg tcp.Config
 			if f.tlsCert != "" || f.tlsKey != "" {
