@@ -54,6 +54,7 @@ type Session[T any] struct {
 	cronMu     sync.Mutex // guards finished, and cronWG.Add against Wait
 	finished   bool
 	cronBusy   atomic.Bool
+	pingBusy   atomic.Bool
 	tasks      sync.WaitGroup // cron goroutines and pooled tasks
 }
 
@@ -265,11 +266,17 @@ func (s *Session[T]) finish() {
 	s.stopTimers()
 	s.tasks.Wait()
 	s.w.drain()
-	if err := s.conn.Close(); err != nil {
+	cause := s.Err()
+	var err error
+	if cc, ok := s.conn.(CauseCloser); ok {
+		err = cc.CloseWithCause(cause)
+	} else {
+		err = s.conn.Close()
+	}
+	if err != nil {
 		s.e.log.Debug("getty: closing connection", "session", s.id, "err", err)
 	}
 	s.w.release()
-	cause := s.Err()
 	if s.opened {
 		if !isQuietCause(cause) {
 			s.safeCall(func() error { s.e.handler.OnError(s, cause); return nil }) //nolint:errcheck // a panic here is logged by safeCall
