@@ -1,3 +1,12 @@
 module github.com/gettynet/getty
 
 go 1.25
+
+require (
+	github.com/gobwas/httphead v0.1.0
+	github.com/gobwas/ws v1.4.0
+	github.com/klauspost/compress v1.20.4
+	go.uber.org/goleak v1.3.0
+)
+
+require github.com/gobwas/pool v0.2.1 // indirect
