@@ -11,7 +11,11 @@ func (s *Session[T]) startTimers() {
 	o := &s.e.opts
 	if o.ReadTimeout > 0 {
 		s.readTimer = s.e.wheel.NewTimer(s.onReadTimer)
-		s.readTimer.Schedule(o.ReadTimeout)
+		first := o.ReadTimeout
+		if _, ok := s.conn.(Pinger); ok {
+			first /= 2 // time for the first keepalive probe
+		}
+		s.readTimer.Schedule(first)
 	}
 	if o.CronPeriod > 0 {
 		s.cronTimer = s.e.wheel.NewTimer(s.onCronTimer)
