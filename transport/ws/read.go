@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -37,6 +38,12 @@ func (c *Conn) ReadMessage(max int) (getty.Message, error) {
 	}
 	m, err := c.readMessage(max)
 	if err != nil {
+		var ce *CloseError
+		if errors.As(err, &ce) && ce.Local {
+			// A violation this side detected: as an *OpError the session
+			// closes gracefully, which lets the close frame go out.
+			err = &getty.OpError{Op: "read", Addr: c.nc.RemoteAddr(), Err: err}
+		}
 		c.rerr = err
 		return getty.Message{}, err
 	}
