@@ -39,9 +39,10 @@ func (c *Conn) ReadMessage(max int) (getty.Message, error) {
 	m, err := c.readMessage(max)
 	if err != nil {
 		var ce *CloseError
-		if errors.As(err, &ce) && ce.Local {
-			// A violation this side detected: as an *OpError the session
-			// closes gracefully, which lets the close frame go out.
+		if errors.As(err, &ce) && !errors.Is(err, io.EOF) {
+			// A violation this side detected, or a peer's error status: as
+			// an *OpError the session closes gracefully, which lets the
+			// close frame go out.
 			err = &getty.OpError{Op: "read", Addr: c.nc.RemoteAddr(), Err: err}
 		}
 		c.rerr = err
