@@ -1,0 +1,119 @@
+package ws_test
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gettynet/getty"
+	"github.com/gettynet/getty/transport/ws"
+)
+
+//go:embed testdata/page.html
+var testPage []byte
+
+// TestChromium loads a page in headless Chromium that opens a WebSocket to
+// getty, sends text and binary messages and checks the echoes, with and
+// without permessage-deflate.
+func TestChromium(t *testing.T) {
+	chromium := ""
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			chromium = p
+			break
+		}
+	}
+	if chromium == "" {
+		missingPeer(t, "chromium not installed (Debian package chromium)")
+	}
+	for _, deflate := range []bool{false, true} {
+		name := map[bool]string{false: "plain", true: "deflate"}[deflate]
+		t.Run(name, func(t *testing.T) {
+			h, err := ws.NewHandler(&ws.Config{Compression: ws.Compression{Enabled: deflate}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			closed := make(chan error, 1)
+			srv, err := getty.NewServer[ws.Message](ws.Codec{}, getty.HandlerFuncs[ws.Message]{
+				Message: func(s *getty.Session[ws.Message], m ws.Message) { s.Write(m) },
+				Close:   func(s *getty.Session[ws.Message]) { closed <- s.Err() },
+			}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			served := make(chan error, 1)
+			go func() { served <- srv.Serve(h) }()
+			defer func() {
+				srv.Close()
+				<-served
+			}()
+			mux := http.NewServeMux()
+			mux.Handle("/ws", h)
+			mux.HandleFunc("/page.html", func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				w.Write(testPage)
+			})
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs := &httpServer{ln: ln, h: mux}
+			hs.start()
+			defer hs.stop()
+
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+				"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+				"--user-data-dir="+t.TempDir(), "--virtual-time-budget=5000", "--dump-dom",
+				"http://"+ln.Addr().String()+"/page.html")
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("chromium: %v\n%s", err, out)
+			}
+			m := regexp.MustCompile(`RESULT (\{.*\})`).FindSubmatch(out)
+			if m == nil {
+				t.Fatalf("no result in the page:\n%s", out)
+			}
+			var r struct {
+				OK         bool     `json:"ok"`
+				Got        int      `json:"got"`
+				Code       int      `json:"code"`
+				Clean      bool     `json:"clean"`
+				Extensions string   `json:"extensions"`
+				Log        []string `json:"log"`
+			}
+			if err := json.Unmarshal([]byte(htmlUnescape(string(m[1]))), &r); err != nil {
+				t.Fatalf("result %s: %v", m[1], err)
+			}
+			t.Logf("chromium: %+v", r)
+			if !r.OK || r.Code != 1000 || !r.Clean {
+				t.Fatalf("browser result %+v", r)
+			}
+			if got := strings.Contains(r.Extensions, "permessage-deflate"); got != deflate {
+				t.Fatalf("extensions %q", r.Extensions)
+			}
+			select {
+			case err := <-closed:
+				var ce *ws.CloseError
+				if !errors.As(err, &ce) || ce.Code != 1000 || ce.Reason != "browser done" {
+					t.Fatalf("server cause %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("session not closed")
+			}
+		})
+	}
+}
+
+func htmlUnescape(s string) string {
+	return strings.NewReplacer("&quot;", `"`, "&amp;", "&", "&lt;", "<", "&gt;", ">", "&#39;", "'").Replace(s)
+}
