@@ -29,6 +29,8 @@ type transport struct {
 func transports() map[string]transport {
 	return map[string]transport{
 		"tcp": tcpTransport(),
+		"ws":  wsTransport(false),
+		"wss": wsTransport(true),
 	}
 }
 
