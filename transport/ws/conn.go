@@ -62,6 +62,7 @@ type Conn struct {
 	// Write side, guarded by wmu.
 	wmu       sync.Mutex
 	rng       *rand.ChaCha8 // masking keys (client)
+	aw        appendWriter  // compressor output
 	werr      error
 	closeSent bool
 
@@ -181,7 +182,7 @@ func (c *Conn) appendFrameLocked(b []byte, op byte, p []byte) []byte {
 	var rsv byte
 	if c.deflate.on && !isControl(op) && len(p) >= c.comp.Threshold {
 		start := len(b)
-		b = compress(append(b, make([]byte, maxHeaderSize)...), p, c.comp.Level)
+		b = compress(&c.aw, append(b, make([]byte, maxHeaderSize)...), p, c.comp.Level)
 		payload := b[start+maxHeaderSize:]
 		hs := headerSize(len(payload), c.client)
 		n := len(payload)

@@ -180,9 +180,9 @@ func (w *appendWriter) Write(p []byte) (int, error) {
 }
 
 // compress appends the compressed form of p (without the trailing empty
-// block) to dst.
-func compress(dst, p []byte, level int) []byte {
-	aw := &appendWriter{b: dst}
+// block) to dst, through aw.
+func compress(aw *appendWriter, dst, p []byte, level int) []byte {
+	aw.b = dst
 	fw, _ := flateWriters[level].Get().(*flate.Writer)
 	if fw == nil {
 		fw, _ = flate.NewWriter(aw, level) // level was validated
@@ -194,6 +194,7 @@ func compress(dst, p []byte, level int) []byte {
 	fw.Reset(io.Discard)
 	flateWriters[level].Put(fw)
 	out := aw.b
+	aw.b = nil
 	if len(out)-len(dst) >= 4 {
 		out = out[:len(out)-4] // the 00 00 ff ff of the sync flush
 	}
@@ -239,6 +240,12 @@ func (s *inflateSource) ReadByte() (byte, error) {
 	return 0, io.EOF
 }
 
+// emptySource is an exhausted reader, to park pooled decompressors on.
+type emptySource struct{}
+
+func (emptySource) Read([]byte) (int, error) { return 0, io.EOF }
+func (emptySource) ReadByte() (byte, error)  { return 0, io.EOF }
+
 var errBadDeflate = errors.New("ws: invalid deflate data")
 
 // inflate decompresses src into buffers from the pool, refusing output
@@ -252,7 +259,7 @@ func inflate(src *inflateSource, dict []byte, max int) (*[]byte, error) {
 		return nil, err
 	}
 	defer func() {
-		fr.(flate.Resetter).Reset(&inflateSource{}, nil) //nolint:errcheck // dropping references before pooling
+		fr.(flate.Resetter).Reset(emptySource{}, nil) //nolint:errcheck // dropping references before pooling
 		flateReaders.Put(fr)
 	}()
 	out := bufs.Get(min(4*len(src.parts[0])+64, max+1))
