@@ -67,13 +67,13 @@ func serveGetty(ln net.Listener, deflate bool) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	go srv.Serve(l) //nolint:errcheck // ends at Close
+	go srv.Serve(l)                    //nolint:errcheck // ends at Close
 	return func() { srv.Close() }, nil //nolint:errcheck // exiting
 }
 
 func serveHTTP(ln net.Listener, h http.HandlerFunc) func() {
 	srv := &http.Server{Handler: h}
-	go srv.Serve(ln) //nolint:errcheck // ends at Close
+	go srv.Serve(ln)              //nolint:errcheck // ends at Close
 	return func() { srv.Close() } //nolint:errcheck // exiting
 }
 

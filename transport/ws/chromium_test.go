@@ -5,11 +5,13 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,6 +59,20 @@ func TestChromium(t *testing.T) {
 			}()
 			mux := http.NewServeMux()
 			mux.Handle("/ws", h)
+			posted := make(chan struct{})
+			var postOnce sync.Once
+			mux.HandleFunc("/result", func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				postOnce.Do(func() { close(posted) })
+			})
+			mux.HandleFunc("/hold", func(w http.ResponseWriter, r *http.Request) {
+				select {
+				case <-posted:
+				case <-r.Context().Done():
+				case <-time.After(30 * time.Second):
+				}
+				w.Write([]byte("ok"))
+			})
 			mux.HandleFunc("/page.html", func(w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Content-Type", "text/html; charset=utf-8")
 				w.Write(testPage)
