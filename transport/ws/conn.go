@@ -50,12 +50,15 @@ type Conn struct {
 	rbuf    []byte
 	r, w    int     // rbuf[r:w] holds bytes not yet parsed
 	msg     *[]byte // pooled buffer handed out by the last ReadMessage
-	rerr    error   // sticky: the first read error ends reading for good
-	midRead bool    // an error hit inside a frame: the stream position is lost
-	src     inflateSource
-	window  []byte // the peer's last 32 KiB under context takeover
-	peer    *CloseError
+	rerr   error // sticky: the first read error ends reading for good
+	src    inflateSource
+	window []byte // the peer's last 32 KiB under context takeover
+
+	// Read outcomes that Close looks at, possibly from another goroutine.
 	reading atomic.Bool
+	midRead atomic.Bool                // an error hit inside a frame: the stream position is lost
+	dropped atomic.Bool                // reading ended without a close frame (EOF, reset)
+	peer    atomic.Pointer[CloseError] // the peer's close frame
 
 	lastPong atomic.Int64 // UnixNano of the last control frame heard
 
@@ -258,7 +261,7 @@ func (c *Conn) CloseWithCause(cause error) error {
 	if err := c.writeControl(opClose, appendClosePayload(p[:0], code, reason)); err != nil {
 		return errors.Join(err, c.nc.Close())
 	}
-	if !c.reading.Load() && !c.midRead && c.closeTO > 0 && !errors.Is(cause, getty.ErrReadTimeout) {
+	if !c.reading.Load() && !c.midRead.Load() && c.closeTO > 0 && !errors.Is(cause, getty.ErrReadTimeout) {
 		c.awaitClose()
 	}
 	return c.nc.Close()
@@ -266,15 +269,15 @@ func (c *Conn) CloseWithCause(cause error) error {
 
 // closeStatus picks the close frame for cause, and whether to send one.
 func (c *Conn) closeStatus(cause error) (StatusCode, string, bool) {
-	if c.peer != nil {
+	if peer := c.peer.Load(); peer != nil {
 		// Answer the peer's close with its own status.
-		code := c.peer.Code
+		code := peer.Code
 		if code == StatusNoStatus {
 			code = StatusNormalClosure
 		}
 		return code, "", true
 	}
-	if c.rerr != nil && !isTimeout(c.rerr) && !isLocalClose(c.rerr) {
+	if c.dropped.Load() {
 		return 0, "", false // the connection dropped, or broke mid-frame
 	}
 	var ce *CloseError
@@ -308,19 +311,12 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// isLocalClose reports a read error this side caused itself: a close
-// frame it must answer, or a protocol violation it detected.
-func isLocalClose(err error) bool {
-	var ce *CloseError
-	return errors.As(err, &ce)
-}
-
 // awaitClose reads (discarding data) until the peer's close frame, or the
 // deadline. A client waits for the server to close TCP first (RFC 6455
 // 7.1.1).
 func (c *Conn) awaitClose() {
 	for {
-		if c.peer != nil {
+		if c.peer.Load() != nil {
 			if c.client {
 				var b [512]byte
 				for {
@@ -336,7 +332,7 @@ func (c *Conn) awaitClose() {
 			return
 		}
 		if isControl(h.op) {
-			if err := c.control(h); err != nil && c.peer == nil {
+			if err := c.control(h); err != nil && c.peer.Load() == nil {
 				return
 			}
 			continue

@@ -333,3 +333,25 @@ func TestThousandSessions(t *testing.T) {
 		t.Fatalf("%d distinct messages, want %d", len(seen), conns*perConn)
 	}
 }
+
+// A client that connects and never finishes its upgrade request is dropped
+// after HandshakeTimeout.
+func TestHandshakeTimeout(t *testing.T) {
+	t.Parallel()
+	es := startEcho(t, &ws.Config{HandshakeTimeout: 200 * time.Millisecond}, nil)
+	conn, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(es.url, "ws://"), "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n") // half a request, then silence
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	_, err = io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("read: %v (want the server to hang up)", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("hung up after %v", d)
+	}
+}

@@ -38,12 +38,15 @@ func (c *Conn) ReadMessage(max int) (getty.Message, error) {
 	}
 	m, err := c.readMessage(max)
 	if err != nil {
-		var ce *CloseError
-		if errors.As(err, &ce) && !errors.Is(err, io.EOF) {
+		if ce := (*CloseError)(nil); errors.As(err, &ce) && !errors.Is(err, io.EOF) {
 			// A violation this side detected, or a peer's error status: as
 			// an *OpError the session closes gracefully, which lets the
 			// close frame go out.
 			err = &getty.OpError{Op: "read", Addr: c.nc.RemoteAddr(), Err: err}
+		}
+		var ce *CloseError
+		if !errors.As(err, &ce) && !isTimeout(err) {
+			c.dropped.Store(true)
 		}
 		c.rerr = err
 		return getty.Message{}, err
@@ -187,11 +190,11 @@ func (c *Conn) fill() error {
 // unexpected.
 func (c *Conn) netError(err error) error {
 	if err == io.EOF && c.r < c.w {
-		c.midRead = true
+		c.midRead.Store(true)
 		return io.ErrUnexpectedEOF
 	}
 	if c.r < c.w {
-		c.midRead = true
+		c.midRead.Store(true)
 	}
 	return err
 }
@@ -222,7 +225,7 @@ func (c *Conn) readPayload(h header, off int) error {
 			var err error
 			k, err = c.nc.Read(room)
 			if k == 0 && err != nil {
-				c.midRead = true
+				c.midRead.Store(true)
 				if err == io.EOF {
 					err = io.ErrUnexpectedEOF
 				}
@@ -279,8 +282,9 @@ func (c *Conn) control(h header) error {
 		if cerr != nil {
 			return cerr
 		}
-		c.peer = peerClose(code, reason)
-		return c.peer
+		peer := peerClose(code, reason)
+		c.peer.Store(peer)
+		return peer
 	}
 	return nil
 }

@@ -293,6 +293,7 @@ func Listen(addr string, cfg *Config) (*Listener, error) {
 	l.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: c.HandshakeTimeout,
+		IdleTimeout:       c.HandshakeTimeout, // a kept-alive non-upgrade request
 		ErrorLog:          errLog,
 		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){}, // no HTTP/2: it cannot upgrade
 	}
