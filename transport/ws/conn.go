@@ -47,10 +47,10 @@ type Conn struct {
 
 	// Read side: touched only by the reading goroutine (and by Close once
 	// no read is in progress).
-	rbuf    []byte
-	r, w    int     // rbuf[r:w] holds bytes not yet parsed
-	msg     *[]byte // pooled buffer handed out by the last ReadMessage
-	rerr   error // sticky: the first read error ends reading for good
+	rbuf   []byte
+	r, w   int     // rbuf[r:w] holds bytes not yet parsed
+	msg    *[]byte // pooled buffer handed out by the last ReadMessage
+	rerr   error   // sticky: the first read error ends reading for good
 	src    inflateSource
 	window []byte // the peer's last 32 KiB under context takeover
 
