@@ -28,6 +28,7 @@ type options struct {
 	deflate               bool
 	duration              time.Duration
 	nodeModules           string
+	rounds                int
 }
 
 type result struct {
@@ -50,25 +51,77 @@ func run(o options) error {
 		fmt.Fprintln(os.Stderr, "warning: cannot pin the load generator:", err)
 	}
 	runtime.GOMAXPROCS(1)
-	var results []result
-	print := func(r result) {
-		results = append(results, r)
-		fmt.Println(r.row())
+	type config struct {
+		conns, size int
+		deflate     bool
 	}
-	fmt.Println(header)
-	for _, srv := range splitList(o.servers) {
-		for _, cs := range splitList(o.conns) {
-			n, _ := strconv.Atoi(cs)
-			for _, ss := range splitList(o.sizes) {
-				size, _ := strconv.Atoi(ss)
-				print(measure(o, srv, n, size, false))
+	var configs []config
+	for _, cs := range splitList(o.conns) {
+		n, _ := strconv.Atoi(cs)
+		for _, ss := range splitList(o.sizes) {
+			size, _ := strconv.Atoi(ss)
+			configs = append(configs, config{n, size, false})
+		}
+	}
+	if o.deflate {
+		configs = append(configs, config{100, 4096, true})
+	}
+	servers := splitList(o.servers)
+	// Rounds interleave the servers, so that a burst of load from elsewhere
+	// on the machine hits them all alike; the median of the rounds is
+	// reported.
+	all := map[string][]result{}
+	for round := range o.rounds {
+		for _, cfg := range configs {
+			for _, srv := range servers {
+				if cfg.deflate && srv == "gobwas" {
+					continue
+				}
+				r := measure(o, srv, cfg.conns, cfg.size, cfg.deflate)
+				fmt.Fprintf(os.Stderr, "round %d %s\n", round+1, r.row())
+				key := fmt.Sprintf("%d|%d|%v|%s", cfg.conns, cfg.size, cfg.deflate, srv)
+				all[key] = append(all[key], r)
 			}
 		}
-		if o.deflate && srv != "gobwas" {
-			print(measure(o, srv, 100, 4096, true))
+	}
+	fmt.Println(header)
+	for _, cfg := range configs {
+		for _, srv := range servers {
+			rs := all[fmt.Sprintf("%d|%d|%v|%s", cfg.conns, cfg.size, cfg.deflate, srv)]
+			if len(rs) > 0 {
+				fmt.Println(median(rs).row())
+			}
 		}
 	}
 	return nil
+}
+
+// median picks, field by field, the median over the rounds that worked.
+func median(rs []result) result {
+	var ok []result
+	for _, r := range rs {
+		if r.err == nil {
+			ok = append(ok, r)
+		}
+	}
+	if len(ok) == 0 {
+		return rs[0]
+	}
+	out := ok[0]
+	mid := func(get func(result) float64) float64 {
+		v := make([]float64, len(ok))
+		for i, r := range ok {
+			v[i] = get(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	out.perSec = mid(func(r result) float64 { return r.perSec })
+	out.cpuPerMsg = time.Duration(mid(func(r result) float64 { return float64(r.cpuPerMsg) }))
+	out.p50 = time.Duration(mid(func(r result) float64 { return float64(r.p50) }))
+	out.p99 = time.Duration(mid(func(r result) float64 { return float64(r.p99) }))
+	out.rssPer = int64(mid(func(r result) float64 { return float64(r.rssPer) }))
+	return out
 }
 
 const header = "| server | conns | payload | msgs/s | server CPU/msg | p50 | p99 | RSS/idle conn |\n|---|---:|---|---:|---:|---:|---:|---:|"
@@ -285,13 +338,17 @@ func startServer(o options, impl string, deflate bool) (*server, error) {
 		return nil, err
 	}
 	s := &server{cmd: cmd, in: in, done: make(chan error, 1)}
-	line, err := bufio.NewReader(out).ReadString('\n')
+	br := bufio.NewReader(out)
+	line, err := br.ReadString('\n')
+	for err == nil && !strings.HasPrefix(line, "READY ") {
+		line, err = br.ReadString('\n') // a log line
+	}
+	go func() { s.done <- cmd.Wait() }()
 	if !strings.HasPrefix(line, "READY ") {
 		s.stop()
 		return nil, fmt.Errorf("%s did not start: %q %v", impl, line, err)
 	}
 	s.addr = strings.TrimSpace(strings.TrimPrefix(line, "READY "))
-	go func() { s.done <- cmd.Wait() }()
 	return s, nil
 }
 

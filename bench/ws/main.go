@@ -49,6 +49,7 @@ func main() {
 	flag.StringVar(&o.sizes, "sizes", "64,4096", "binary message sizes")
 	flag.BoolVar(&o.deflate, "deflate", true, "also run permessage-deflate on 4 KiB JSON-like text (100 connections)")
 	flag.DurationVar(&o.duration, "duration", defaultDuration, "measured time per run")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds over all servers; the median is reported")
 	flag.StringVar(&o.nodeModules, "node-modules", "../transport/ws/testdata/node/node_modules", "node_modules holding the npm ws package")
 	flag.Parse()
 	if err := run(o); err != nil {

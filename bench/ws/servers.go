@@ -15,6 +15,7 @@ import (
 	gws "github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 	"github.com/gorilla/websocket"
+	"github.com/lesismal/nbio/logging"
 	"github.com/lesismal/nbio/nbhttp"
 	nbws "github.com/lesismal/nbio/nbhttp/websocket"
 )
@@ -169,6 +170,7 @@ func gobwasEcho() http.HandlerFunc {
 }
 
 func serveNbio(addr string, deflate bool) (func(), error) {
+	logging.SetLevel(logging.LevelNone)
 	up := nbws.NewUpgrader()
 	up.CheckOrigin = func(*http.Request) bool { return true }
 	up.EnableCompression(deflate)
