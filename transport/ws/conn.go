@@ -78,7 +78,9 @@ func newConn(nc net.Conn, client bool, readBuf int, buffered []byte) *Conn {
 		readBuf = DefaultReadBufferSize
 	}
 	c := &Conn{nc: nc, client: client, closeTO: DefaultCloseTimeout}
-	c.rbuf = make([]byte, max(readBuf, len(buffered)))
+	// Room for a frame header on top: a message of readBuf bytes arrives
+	// whole in one read.
+	c.rbuf = make([]byte, max(readBuf+maxHeaderSize, len(buffered)))
 	c.w = copy(c.rbuf, buffered)
 	if client {
 		var seed [32]byte
