@@ -80,6 +80,24 @@ type PacketConn interface {
 	Connected() bool
 }
 
+// MessageLimiter is implemented by message connections that cannot send a
+// message larger than some size (a UDP or Unix datagram). The session then
+// refuses a larger package in Write, WriteTo, WriteBytes and WriteBuffers
+// with an error wrapping ErrMessageTooLarge, before anything is queued, and
+// the session stays open.
+type MessageLimiter interface {
+	MaxMessageSize() int
+}
+
+// BufferedReader is implemented by message connections that receive several
+// messages per system call. Buffered reports how many received messages the
+// next ReadMessage calls return without blocking. While it is not zero, the
+// session holds back the writes its handler makes and sends them in one
+// batch after the last buffered message.
+type BufferedReader interface {
+	Buffered() int
+}
+
 // Handshaker is implemented by connections with a handshake to finish before
 // the session opens (crypto/tls.Conn is one). The session calls it with a
 // context bounded by HandshakeTimeout.

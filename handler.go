@@ -56,10 +56,13 @@ func (NopHandler[T]) OnError(*Session[T], error) {}
 // OnClose does nothing.
 func (NopHandler[T]) OnClose(*Session[T]) {}
 
-// HandlerFuncs adapts functions to a Handler. Nil fields do nothing.
+// HandlerFuncs adapts functions to a Handler (and a PacketHandler). Nil
+// fields do nothing, except Packet: when it is nil, packages that came with
+// an address go to Message.
 type HandlerFuncs[T any] struct {
 	Open    func(s *Session[T]) error
 	Message func(s *Session[T], pkg T)
+	Packet  func(s *Session[T], pkg T, from net.Addr)
 	Cron    func(s *Session[T])
 	Error   func(s *Session[T], err error)
 	Close   func(s *Session[T])
@@ -76,6 +79,16 @@ func (h HandlerFuncs[T]) OnOpen(s *Session[T]) error {
 // OnMessage calls h.Message.
 func (h HandlerFuncs[T]) OnMessage(s *Session[T], pkg T) {
 	if h.Message != nil {
+		h.Message(s, pkg)
+	}
+}
+
+// OnPacket calls h.Packet, or h.Message when Packet is nil.
+func (h HandlerFuncs[T]) OnPacket(s *Session[T], pkg T, from net.Addr) {
+	switch {
+	case h.Packet != nil:
+		h.Packet(s, pkg, from)
+	case h.Message != nil:
 		h.Message(s, pkg)
 	}
 }

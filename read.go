@@ -19,26 +19,48 @@ func (s *Session[T]) readStream() error {
 	bp := e.bufs.Get(o.ReadBufferSize)
 	defer func() { e.bufs.Put(bp) }()
 	buf := (*bp)[:cap(*bp)]
-	resize := func(size, keep int) {
+	resize := func(size, from, to int) { // keeps buf[from:to] at the front
 		nb := e.bufs.Get(size)
 		nbuf := (*nb)[:cap(*nb)]
-		copy(nbuf, buf[:keep])
+		copy(nbuf, buf[from:to])
 		e.bufs.Put(bp)
 		bp, buf = nb, nbuf
 	}
+	rd := newRawReader(s.stream, &e.bufs)
 	r, w, small := 0, 0, 0
 	for {
 		if w == len(buf) {
-			if r > 0 {
+			switch {
+			case len(buf) < o.MaxReadBufferSize:
+				// The last read filled the buffer: the peer sends faster
+				// than one buffer per read. Grow even when a package
+				// straddles the end (with packages that do not divide the
+				// buffer size it nearly always does).
+				resize(min(2*len(buf), o.MaxReadBufferSize), r, w)
+				r, w = 0, w-r
+			case r > 0:
 				w = copy(buf, buf[r:w])
 				r = 0
-			} else if len(buf) >= o.MaxPackageSize {
+			case len(buf) >= o.MaxPackageSize:
 				return fmt.Errorf("%w: no package ends within %d bytes", ErrMessageTooLarge, o.MaxPackageSize)
-			} else {
-				resize(min(2*len(buf), o.MaxPackageSize), w)
+			default:
+				resize(min(2*len(buf), o.MaxPackageSize), 0, w)
 			}
 		}
-		n, err := s.stream.Read(buf[w:])
+		var n int
+		var err error
+		if rd != nil && w == 0 {
+			// Nothing buffered: hold no buffer while the peer is silent.
+			size := len(buf)
+			e.bufs.Put(bp)
+			bp, n, err = rd.read(size)
+			if bp == nil {
+				bp = e.bufs.Get(size)
+			}
+			buf = (*bp)[:cap(*bp)]
+		} else {
+			n, err = s.stream.Read(buf[w:])
+		}
 		if n > 0 {
 			filled := w+n == len(buf)
 			w += n
@@ -53,14 +75,14 @@ func (s *Session[T]) readStream() error {
 				r, w = 0, 0
 				switch {
 				case len(buf) > o.MaxReadBufferSize:
-					resize(o.ReadBufferSize, 0) // a large package passed
+					resize(o.ReadBufferSize, 0, 0) // a large package passed
 					small = 0
 				case filled && len(buf) < o.MaxReadBufferSize:
-					resize(2*len(buf), 0) // the peer sends faster than we read
+					resize(2*len(buf), 0, 0) // the peer sends faster than we read
 					small = 0
 				case n < len(buf)/8 && len(buf) > o.ReadBufferSize:
 					if small++; small >= smallReadsToShrink {
-						resize(o.ReadBufferSize, 0)
+						resize(o.ReadBufferSize, 0, 0)
 						small = 0
 					}
 				default:
@@ -116,10 +138,24 @@ func (s *Session[T]) consume(data []byte) (used int, err error) {
 	return used, nil
 }
 
-// readMessages is the read loop of message and packet sessions.
+// readMessages is the read loop of message and packet sessions. When the
+// transport received several messages at once (BufferedReader), the writer
+// stays corked until the last of them is dispatched, so that the replies to
+// one batch leave in one batch.
 func (s *Session[T]) readMessages() error {
 	e := s.e
+	br, _ := s.msgc.(BufferedReader)
+	held := false
+	defer func() {
+		if held {
+			s.w.uncork()
+		}
+	}()
 	for {
+		if held && br.Buffered() == 0 {
+			s.w.uncork() // the next read may block: send what the batch produced
+			held = false
+		}
 		m, err := s.msgc.ReadMessage(e.opts.MaxPackageSize)
 		if err != nil {
 			var pe *PacketError
@@ -129,9 +165,13 @@ func (s *Session[T]) readMessages() error {
 			}
 			return err
 		}
+		if !held && br != nil && br.Buffered() > 0 {
+			s.w.cork()
+			held = true
+		}
 		s.bytesIn.Add(uint64(len(m.Data)))
 		s.lastRead.Store(e.wheel.Now())
-		if err := s.consumeMessage(m); err != nil {
+		if err := s.consumeMessage(m, held); err != nil {
 			if s.pktc == nil {
 				return err
 			}
@@ -144,7 +184,8 @@ func (s *Session[T]) readMessages() error {
 }
 
 // consumeMessage decodes the packages of one message and dispatches them.
-func (s *Session[T]) consumeMessage(m Message) error {
+// held says the caller keeps the writer corked already.
+func (s *Session[T]) consumeMessage(m Message, held bool) error {
 	e := s.e
 	if e.opts.TaskPool == nil {
 		s.cb.Lock()
@@ -158,9 +199,9 @@ func (s *Session[T]) consumeMessage(m Message) error {
 		s.deliver(pkg, m.Addr)
 		return nil
 	}
-	corked := false
+	corked := held
 	defer func() {
-		if corked {
+		if corked && !held {
 			s.w.uncork()
 		}
 	}()

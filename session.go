@@ -25,6 +25,8 @@ type Session[T any] struct {
 	stream net.Conn    // set for stream transports
 	msgc   MessageConn // set for message transports
 	pktc   PacketConn  // set for packet transports (msgc too)
+	maxOut int         // the largest package Write accepts
+	msgMax int         // the transport's message size limit (MessageLimiter), 0 if none
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -73,6 +75,13 @@ func newSession[T any](e *endpoint[T], conn Conn) (*Session[T], error) {
 		s.stream = c
 	default:
 		return nil, fmt.Errorf("%w: connection %T is neither a net.Conn nor a MessageConn", ErrInvalidOptions, conn)
+	}
+	s.maxOut = e.opts.MaxPackageSize
+	if l, ok := conn.(MessageLimiter); ok && s.msgc != nil {
+		if n := l.MaxMessageSize(); n > 0 {
+			s.msgMax = n
+			s.maxOut = min(s.maxOut, n)
+		}
 	}
 	s.id = e.nextID.Add(1)
 	s.ctx, s.cancel = context.WithCancel(context.Background())

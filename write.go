@@ -42,6 +42,7 @@ type writer[T any] struct {
 	inflight   int // bytes being written by the flusher
 
 	flushing bool  // a goroutine is writing to the connection
+	async    bool  // the flusher is the background goroutine (blocking writes)
 	corked   bool  // the read loop is dispatching a batch
 	closed   bool  // no new writes are accepted
 	broken   bool  // the connection failed or was aborted: nothing more is written
@@ -50,6 +51,8 @@ type writer[T any] struct {
 	armed    bool  // the write watchdog is scheduled
 	timedOut bool  // the watchdog aborted the current batch
 
+	raw  *rawWriter  // non-blocking attempts on TCP and Unix streams (Linux)
+	one  [1][]byte   // scratch for raw.try
 	msgs []Message   // scratch for WriteMessages
 	vec  net.Buffers // scratch for vectored writes
 }
@@ -57,6 +60,9 @@ type writer[T any] struct {
 func (w *writer[T]) init(s *Session[T]) {
 	w.s = s
 	w.cond.L = &w.mu
+	if s.stream != nil {
+		w.raw = newRawWriter(s.stream)
+	}
 }
 
 // Write encodes pkg and sends it. It returns once pkg is written or queued
@@ -148,8 +154,8 @@ func (w *writer[T]) writePkg(pkg T, addr net.Addr) error {
 	} else {
 		*out, err = s.e.codec.Encode(*out, pkg)
 	}
-	if err == nil && len(*out)-start > s.e.opts.MaxPackageSize {
-		err = fmt.Errorf("%w: encoded package is %d bytes, the limit is %d", ErrMessageTooLarge, len(*out)-start, s.e.opts.MaxPackageSize)
+	if err == nil && len(*out)-start > s.maxOut {
+		err = fmt.Errorf("%w: encoded package is %d bytes, the limit is %d", ErrMessageTooLarge, len(*out)-start, s.maxOut)
 	}
 	if err != nil {
 		*out = (*out)[:start]
@@ -161,12 +167,22 @@ func (w *writer[T]) writePkg(pkg T, addr net.Addr) error {
 
 func (w *writer[T]) writeRaw(bufs [][]byte) error {
 	s := w.s
+	if s.msgMax > 0 {
+		n := 0
+		for _, b := range bufs {
+			n += len(b)
+		}
+		if n > s.msgMax {
+			return &OpError{Op: "write", Session: s.id, Addr: s.conn.RemoteAddr(),
+				Err: fmt.Errorf("%w: message is %d bytes, the transport's limit is %d", ErrMessageTooLarge, n, s.msgMax)}
+		}
+	}
 	w.mu.Lock()
 	if err := w.admitLocked(); err != nil {
 		w.mu.Unlock()
 		return err
 	}
-	if s.stream != nil && !w.flushing && !w.corked && (w.out == nil || len(*w.out) == 0) {
+	if s.stream != nil && !w.flushing && !w.corked && (w.out == nil || len(*w.out) == 0) && len(bufs) <= maxIovecs {
 		return w.flushDirectLocked(bufs)
 	}
 	out := w.buf()
@@ -190,31 +206,56 @@ func (w *writer[T]) commitLocked(kind MessageKind, addr net.Addr) error {
 	return w.flushLocked()
 }
 
-// flushDirectLocked writes bufs with one vectored call, then flushes what
-// others queued meanwhile. It unlocks w.mu.
+// flushDirectLocked writes bufs with one vectored call and no copy, then
+// flushes what others queued meanwhile. It unlocks w.mu.
 func (w *writer[T]) flushDirectLocked(bufs [][]byte) error {
 	w.flushing = true
 	w.beginLocked()
-	w.vec = append(w.vec[:0], bufs...)
-	n := 0
+	total := 0
 	for _, b := range bufs {
-		n += len(b)
+		total += len(b)
 	}
-	w.inflight = n
+	w.inflight = total
 	w.mu.Unlock()
-	vec := w.vec
-	_, err := vec.WriteTo(w.s.stream)
-	clear(w.vec[:cap(w.vec)])
-	w.mu.Lock()
-	err = w.endLocked(n, 1, err)
-	if err == nil {
-		return w.flushLocked()
+	var n int
+	var err error
+	if w.raw != nil {
+		n, err = w.raw.try(bufs)
+	} else {
+		w.vec = append(w.vec[:0], bufs...)
+		vec := w.vec
+		_, err = vec.WriteTo(w.s.stream)
+		clear(w.vec[:cap(w.vec)])
+		n = total
 	}
-	return w.failLocked(err)
+	w.mu.Lock()
+	if err == nil && n < total {
+		// Keep the unwritten rest (the caller may reuse bufs) and let a
+		// background flusher wait for the peer.
+		rest := w.s.e.bufs.Get(total - n)
+		for _, b := range bufs {
+			if n >= len(b) {
+				n -= len(b)
+				continue
+			}
+			*rest = append(*rest, b[n:]...)
+			n = 0
+		}
+		w.s.bytesOut.Add(uint64(total - len(*rest)))
+		w.handOffLocked(rest, 1)
+		return nil
+	}
+	if err = w.endLocked(total, 1, err); err != nil {
+		return w.failLocked(err)
+	}
+	return w.flushLocked()
 }
 
 // flushLocked writes queued batches until the queue is empty. It unlocks
-// w.mu and, if a write fails, closes the session.
+// w.mu and, if a write fails, closes the session. On sockets that allow it,
+// a batch is first offered to the kernel without waiting; if the kernel
+// takes only part, the rest goes to a background flusher and the caller
+// returns.
 func (w *writer[T]) flushLocked() error {
 	w.flushing = true
 	for w.out != nil && len(*w.out) > 0 && !w.broken {
@@ -223,8 +264,23 @@ func (w *writer[T]) flushLocked() error {
 		w.inflight = len(*buf)
 		w.beginLocked()
 		w.mu.Unlock()
-		err := w.send(*buf, spans)
+		var n int
+		var err error
+		if w.raw != nil && !w.async {
+			w.one[0] = *buf
+			n, err = w.raw.try(w.one[:])
+			w.one[0] = nil
+		} else {
+			err = w.send(*buf, spans)
+			n = len(*buf)
+		}
 		w.mu.Lock()
+		if err == nil && n < len(*buf) {
+			w.s.bytesOut.Add(uint64(n))
+			*buf = (*buf)[:copy(*buf, (*buf)[n:])]
+			w.handOffLocked(buf, pkgs)
+			return nil
+		}
 		err = w.endLocked(len(*buf), pkgs, err)
 		w.recycleLocked(buf, spans)
 		if err != nil {
@@ -232,13 +288,42 @@ func (w *writer[T]) flushLocked() error {
 		}
 	}
 	w.flushing = false
+	w.async = false
 	w.wakeLocked()
 	w.mu.Unlock()
 	return nil
 }
 
-// send performs one batch of I/O. It runs without the lock; only the
-// flusher touches w.msgs.
+// handOffLocked starts the background flusher with head, the unwritten rest
+// of a batch holding pkgs packages. The flusher keeps w.flushing set until
+// the queue is empty, so writers keep queueing behind it. It unlocks w.mu.
+func (w *writer[T]) handOffLocked(head *[]byte, pkgs int) {
+	w.async = true
+	w.inflight = len(*head)
+	w.mu.Unlock()
+	go w.flushAsync(head, pkgs)
+}
+
+// flushAsync writes head and then the queue with blocking calls. It is the
+// session's only flusher while it runs; the write watchdog bounds it, and
+// finish waits for it (drain).
+func (w *writer[T]) flushAsync(head *[]byte, pkgs int) {
+	w.mu.Lock()
+	w.beginLocked()
+	w.mu.Unlock()
+	_, err := w.s.stream.Write(*head)
+	w.mu.Lock()
+	err = w.endLocked(len(*head), pkgs, err)
+	w.recycleLocked(head, nil)
+	if err != nil {
+		w.failLocked(err) //nolint:errcheck // the session closes with err as its cause
+		return
+	}
+	w.flushLocked() //nolint:errcheck // a failed flush closes the session and is reported there
+}
+
+// send performs one batch of blocking I/O. It runs without the lock; only
+// the flusher touches w.msgs.
 func (w *writer[T]) send(data []byte, spans []span) error {
 	s := w.s
 	if s.stream != nil {
@@ -284,6 +369,7 @@ func (w *writer[T]) endLocked(n, pkgs int, err error) error {
 func (w *writer[T]) failLocked(err error) error {
 	w.broken = true
 	w.flushing = false
+	w.async = false
 	w.wakeLocked()
 	w.mu.Unlock()
 	w.s.closeWith(err, false)

@@ -3,6 +3,7 @@
 //
 //	getty serve --transport tcp --addr 127.0.0.1:7000
 //	getty dial  --transport tcp --addr 127.0.0.1:7000
+//	getty bench --conns 100 --size 64 --depth 1
 //	getty help
 package main
 
@@ -28,6 +29,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run an echo server", runServe},
 		{"dial", "connect to a server; send stdin lines, print replies", runDial},
+		{"bench", "benchmark an echo server (embedded or --addr) with a load generator", runBench},
 	}
 }
 

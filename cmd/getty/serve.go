@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"time"
 
 	"github.com/gettynet/getty"
@@ -66,7 +67,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	return err
 }
 
-// echoHandler writes every package back and logs session events.
+// echoHandler writes every package back (on packet sessions, to its sender)
+// and logs session events.
 func echoHandler(log interface {
 	Info(string, ...any)
 	Warn(string, ...any)
@@ -79,6 +81,11 @@ func echoHandler(log interface {
 		Message: func(s *getty.Session[[]byte], p []byte) {
 			if err := s.Write(p); err != nil {
 				log.Warn("echo failed", "session", s.ID(), "err", err)
+			}
+		},
+		Packet: func(s *getty.Session[[]byte], p []byte, from net.Addr) {
+			if err := s.WriteTo(p, from); err != nil {
+				log.Warn("echo failed", "session", s.ID(), "to", from.String(), "err", err)
 			}
 		},
 		Error: func(s *getty.Session[[]byte], err error) {

@@ -24,11 +24,17 @@ type transport struct {
 	defaultAddr string
 	listen      func(f *endpointFlags) (getty.Listener, error)
 	dialer      func(f *endpointFlags) (getty.Dialer, error)
+	// ephemeralAddr, if set, returns an address for a throwaway server
+	// (`getty bench` without --addr); dir is a fresh temporary directory
+	// for socket files. Default: defaultAddr on port 0. The dialer must
+	// accept the Addr().String() of the listener it gets.
+	ephemeralAddr func(dir string) string
 }
 
 func transports() map[string]transport {
 	return map[string]transport{
 		"tcp": tcpTransport(),
+		"udp": udpTransport(),
 		"ws":  wsTransport(false),
 		"wss": wsTransport(true),
 	}

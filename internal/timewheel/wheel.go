@@ -2,7 +2,8 @@
 // server or client, so that idle timeouts, write watchdogs and cron ticks cost
 // no timer and no goroutine per session.
 //
-// A Wheel owns one goroutine, started by New and stopped by Stop. Timer
+// A Wheel owns one goroutine, started by the first Schedule and stopped by
+// Stop. Timer
 // callbacks run on that goroutine, outside the wheel's lock: they must be
 // short and must never block (spawn a goroutine for real work). A callback
 // may schedule or cancel any timer, including its own.
@@ -42,6 +43,7 @@ type Wheel struct {
 	slots   [slotCount]Timer
 	cur     uint64 // tick number of the slot processed last
 	count   int    // scheduled timers
+	started bool   // the goroutine runs
 	stopped bool
 
 	now      atomic.Int64  // coarse clock, UnixNano
@@ -51,8 +53,8 @@ type Wheel struct {
 	done     chan struct{}
 }
 
-// New starts a wheel that advances every tick (DefaultTick when tick <= 0).
-// Stop it with Stop.
+// New returns a wheel that advances every tick (DefaultTick when tick <= 0).
+// Its goroutine starts with the first Schedule; Stop ends it.
 func New(tick time.Duration) *Wheel {
 	if tick <= 0 {
 		tick = DefaultTick
@@ -69,7 +71,7 @@ func New(tick time.Duration) *Wheel {
 		head.prev, head.next = head, head
 	}
 	w.now.Store(w.start.UnixNano())
-	go w.run()
+	w.sleeping.Store(true)
 	return w
 }
 
@@ -102,6 +104,12 @@ func (t *Timer) Schedule(d time.Duration) bool {
 	if w.stopped {
 		w.mu.Unlock()
 		return false
+	}
+	if !w.started {
+		w.started = true
+		w.now.Store(time.Now().UnixNano())
+		w.sleeping.Store(false)
+		go w.run()
 	}
 	if t.slot >= 0 {
 		w.unlinkLocked(t)
@@ -163,9 +171,14 @@ func (w *Wheel) Stop() {
 		return
 	}
 	w.stopped = true
+	started := w.started
 	w.mu.Unlock()
 	close(w.stop)
-	<-w.done
+	if started {
+		<-w.done
+	} else {
+		close(w.done)
+	}
 }
 
 func (w *Wheel) run() {

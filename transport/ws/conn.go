@@ -47,12 +47,13 @@ type Conn struct {
 
 	// Read side: touched only by the reading goroutine (and by Close once
 	// no read is in progress).
-	rbuf   []byte
-	r, w   int     // rbuf[r:w] holds bytes not yet parsed
-	msg    *[]byte // pooled buffer handed out by the last ReadMessage
-	rerr   error   // sticky: the first read error ends reading for good
-	src    inflateSource
-	window []byte // the peer's last 32 KiB under context takeover
+	rbuf    []byte
+	r, w    int     // rbuf[r:w] holds bytes not yet parsed
+	msg     *[]byte // pooled buffer handed out by the last ReadMessage
+	rerr    error   // sticky: the first read error ends reading for good
+	src     inflateSource
+	window  []byte // the peer's last 32 KiB under context takeover
+	pending uint64 // payload bytes of the current frame not consumed yet
 
 	// Read outcomes that Close looks at, possibly from another goroutine.
 	reading atomic.Bool
@@ -263,8 +264,12 @@ func (c *Conn) CloseWithCause(cause error) error {
 	if err := c.writeControl(opClose, appendClosePayload(p[:0], code, reason)); err != nil {
 		return errors.Join(err, c.nc.Close())
 	}
-	if !c.reading.Load() && !c.midRead.Load() && c.closeTO > 0 && !errors.Is(cause, getty.ErrReadTimeout) {
-		c.awaitClose()
+	if !c.reading.Load() && c.closeTO > 0 && !errors.Is(cause, getty.ErrReadTimeout) {
+		if c.midRead.Load() || c.pending > maxSkip {
+			c.lingerClose()
+		} else {
+			c.awaitClose()
+		}
 	}
 	return c.nc.Close()
 }
@@ -313,10 +318,40 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
+// maxSkip is the most of a refused frame's payload that the closing
+// handshake reads past to find the peer's close frame; beyond it, the
+// connection lingers instead (see lingerClose).
+const maxSkip = 16 << 20
+
+// lingerClose ends a connection whose incoming stream can no longer be
+// parsed (a malformed frame): it half-closes the sending side, so that the
+// peer sees the close frame and then the end of the stream, and discards
+// what arrives until the peer closes too or the deadline passes. Closing at
+// once would reset the connection over unread data, and the peer could lose
+// the close frame.
+func (c *Conn) lingerClose() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite() //nolint:errcheck // best effort: the close frame is out already
+	}
+	var b [4096]byte
+	for {
+		if _, err := c.nc.Read(b[:]); err != nil {
+			return
+		}
+	}
+}
+
 // awaitClose reads (discarding data) until the peer's close frame, or the
 // deadline. A client waits for the server to close TCP first (RFC 6455
 // 7.1.1).
 func (c *Conn) awaitClose() {
+	if c.pending > 0 {
+		// The rest of a frame refused after its header (too big, say).
+		if err := c.skip(c.pending); err != nil {
+			return
+		}
+		c.pending = 0
+	}
 	for {
 		if c.peer.Load() != nil {
 			if c.client {

@@ -93,6 +93,7 @@ func (c *Conn) readMessage(max int) (getty.Message, error) {
 		if h.fin && total == 0 && !compressed && c.w-c.r >= n {
 			p := c.rbuf[c.r : c.r+n]
 			c.r += n
+			c.pending = 0
 			if h.masked {
 				cipher(p, h.mask, 0)
 			}
@@ -138,10 +139,12 @@ func (c *Conn) nextHeader() (header, error) {
 	for {
 		h, n, err := parseHeader(c.rbuf[c.r:c.w])
 		if err != nil {
+			c.midRead.Store(true) // garbage: no frame boundary to find again
 			return h, err
 		}
 		if n > 0 {
 			c.r += n
+			c.pending = h.length
 			return h, c.checkHeader(h)
 		}
 		if err := c.fill(); err != nil {
@@ -237,6 +240,7 @@ func (c *Conn) readPayload(h header, off int) error {
 		}
 		*c.msg = b[:len(b)+k]
 		done += k
+		c.pending -= uint64(k)
 	}
 	return nil
 }
@@ -248,6 +252,9 @@ func (c *Conn) skip(n uint64) error {
 			c.r, c.w = 0, 0
 			k, err := c.nc.Read(c.rbuf)
 			if k == 0 {
+				if err == nil {
+					err = io.ErrNoProgress
+				}
 				return err
 			}
 			c.w = k
@@ -268,6 +275,7 @@ func (c *Conn) control(h header) error {
 	}
 	p := c.rbuf[c.r : c.r+int(h.length)]
 	c.r += int(h.length)
+	c.pending = 0
 	if h.masked {
 		cipher(p, h.mask, 0)
 	}

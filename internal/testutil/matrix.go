@@ -1,0 +1,74 @@
+package testutil
+
+import (
+	"testing"
+
+	"github.com/gettynet/getty"
+	"github.com/gettynet/getty/transport/tcp"
+)
+
+// Transport is one row of the transport matrix: a reliable,
+// connection-oriented transport the engine tests run over.
+type Transport struct {
+	Name string
+	// Setup prepares one test's use of the transport (certificates, temp
+	// dirs) and returns its Env.
+	Setup func(t testing.TB) *Env
+}
+
+// Env is a transport set up for one test.
+type Env struct {
+	// Any is an address that makes Listen pick a fresh endpoint.
+	Any string
+	// Listen listens on addr (Any, or the Addr of an earlier listener to
+	// restart a server there).
+	Listen func(addr string) (getty.Listener, error)
+	// Dialer dials addr.
+	Dialer func(addr string) getty.Dialer
+}
+
+// MustListen listens on e.Any or fails the test.
+func (e *Env) MustListen(t testing.TB) getty.Listener {
+	t.Helper()
+	l, err := e.Listen(e.Any)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// Streams returns the connection-oriented transports every engine test runs
+// over.
+func Streams() []Transport {
+	return []Transport{
+		{Name: "tcp", Setup: func(testing.TB) *Env { return tcpEnv("127.0.0.1:0", nil, nil) }},
+		{Name: "tcp6", Setup: func(t testing.TB) *Env {
+			l, err := tcp.Listen("[::1]:0", nil)
+			if err != nil {
+				t.Skipf("no IPv6 loopback: %v", err)
+			}
+			l.Close() //nolint:errcheck // probe only
+			return tcpEnv("[::1]:0", nil, nil)
+		}},
+		{Name: "tls", Setup: func(t testing.TB) *Env {
+			c := NewCerts(t)
+			return tcpEnv("127.0.0.1:0", &tcp.Config{TLS: c.Server}, &tcp.Config{TLS: c.Client})
+		}},
+	}
+}
+
+func tcpEnv(any string, server, client *tcp.Config) *Env {
+	return &Env{
+		Any: any,
+		Listen: func(addr string) (getty.Listener, error) {
+			return tcp.Listen(addr, server)
+		},
+		Dialer: func(addr string) getty.Dialer {
+			d := tcp.Dialer{Addr: addr}
+			if client != nil {
+				d.Config = *client
+			}
+			return d
+		},
+	}
+}

@@ -1,0 +1,348 @@
+package getty_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gettynet/getty"
+	"github.com/gettynet/getty/codec/lengthfield"
+)
+
+func TestCronRunsAndNeverOverlaps(t *testing.T) {
+	env := tcpEnv(t)
+	rec := newRecorder(t, true)
+	crons := make(chan struct{}, 100)
+	rec.onCron = func(s *getty.Session[[]byte]) {
+		s.Write([]byte("heartbeat"))
+		crons <- struct{}{}
+	}
+	_, l := serve(t, env, rec, &getty.ServerOptions{Options: getty.Options{CronPeriod: 20 * time.Millisecond}})
+	c := dialRaw(t, l)
+	// Messages keep flowing while cron fires: the recorder fails the test
+	// if OnCron and OnMessage ever overlap.
+	go func() {
+		for i := range 200 {
+			if _, err := c.Write(frame([]byte(fmt.Sprint(i)))); err != nil {
+				return
+			}
+		}
+	}()
+	for range 5 {
+		select {
+		case <-crons:
+		case <-time.After(5 * time.Second):
+			t.Fatal("OnCron did not run")
+		}
+	}
+	heartbeats := 0
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for got := 0; got < 200 || heartbeats == 0; {
+		p, err := readFrame(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(p) == "heartbeat" {
+			heartbeats++
+		} else {
+			got++
+		}
+	}
+	if heartbeats == 0 {
+		t.Error("no heartbeat reached the peer")
+	}
+}
+
+func TestShutdownFlushesSessionsMidWrite(t *testing.T) {
+	env := tcpEnv(t)
+	var opened sync.WaitGroup
+	const sessions = 10
+	opened.Add(sessions)
+	var queued atomic.Int64
+	h := getty.HandlerFuncs[[]byte]{Open: func(s *getty.Session[[]byte]) error {
+		go func() {
+			defer opened.Done()
+			for i := range 50 {
+				if s.Write(payload(i, 32<<10)) != nil {
+					return
+				}
+				queued.Add(1)
+			}
+		}()
+		return nil
+	}}
+	srv, err := getty.NewServer(lengthfield.Codec{}, getty.Handler[[]byte](h), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := env.MustListen(t)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	var received atomic.Int64
+	var readers sync.WaitGroup
+	for range sessions {
+		c := dialRaw(t, l)
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			for {
+				p, err := readFrame(c)
+				if err != nil {
+					if !errors.Is(err, io.EOF) {
+						t.Errorf("reader: %v", err)
+					}
+					return
+				}
+				if len(p) != 32<<10 {
+					t.Errorf("partial package of %d bytes", len(p))
+				}
+				received.Add(1)
+			}
+		}()
+	}
+	opened.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; !errors.Is(err, getty.ErrServerClosed) {
+		t.Errorf("Serve: %v", err)
+	}
+	readers.Wait()
+	if received.Load() != queued.Load() {
+		t.Errorf("queued %d packages, peers received %d", queued.Load(), received.Load())
+	}
+	if err := srv.Serve(env.MustListen(t)); !errors.Is(err, getty.ErrServerClosed) {
+		t.Errorf("Serve after Shutdown: %v", err)
+	}
+}
+
+func TestShutdownDeadlineAbortsStuckSessions(t *testing.T) {
+	env := tcpEnv(t)
+	started := make(chan *getty.Session[[]byte], 1)
+	rec := newRecorder(t, false)
+	rec.onOpen = func(s *getty.Session[[]byte]) error { started <- s; return nil }
+	srv, err := getty.NewServer(lengthfield.Codec{}, getty.Handler[[]byte](rec), &getty.ServerOptions{Options: getty.Options{WriteTimeout: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := env.MustListen(t)
+	go srv.Serve(l)
+	dialRaw(t, l) // never reads
+	s := <-started
+	for s.Write(payload(1, 64<<10)) == nil {
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v", err)
+	}
+	rec.checkClosedOnce(t)
+}
+
+func TestClientReconnectsAfterServerRestart(t *testing.T) {
+	env := tcpEnv(t)
+	rec := newRecorder(t, true)
+	srv, err := getty.NewServer(lengthfield.Codec{}, getty.Handler[[]byte](rec), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := env.MustListen(t)
+	addr := l.Addr().String()
+	go srv.Serve(l)
+
+	opens := make(chan *getty.Session[[]byte], 10)
+	replies := make(chan string, 10)
+	ch := getty.HandlerFuncs[[]byte]{
+		Open:    func(s *getty.Session[[]byte]) error { opens <- s; return nil },
+		Message: func(_ *getty.Session[[]byte], p []byte) { replies <- string(p) },
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := getty.Dial(ctx, env.Dialer(addr), lengthfield.Codec{}, ch, &getty.ClientOptions{
+		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	echo := func(msg string) {
+		t.Helper()
+		s := <-opens
+		if err := s.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-replies:
+			if got != msg {
+				t.Fatalf("got %q", got)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no reply")
+		}
+	}
+	echo("before")
+	srv.Close()
+	srv2, err := getty.NewServer(lengthfield.Codec{}, getty.Handler[[]byte](newRecorder(t, true)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, err := env.Listen(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv2.Serve(l2)
+	defer srv2.Close()
+	echo("after")
+}
+
+func TestClientCloseCancelsReconnect(t *testing.T) {
+	env := tcpEnv(t)
+	rec := newRecorder(t, true)
+	started := make(chan *getty.Session[[]byte], 1)
+	rec.onOpen = func(s *getty.Session[[]byte]) error { started <- s; return nil }
+	_, l := serve(t, env, rec, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := getty.Dial(ctx, env.Dialer(l.Addr().String()), lengthfield.Codec{}, getty.Handler[[]byte](getty.NopHandler[[]byte]{}),
+		&getty.ClientOptions{ReconnectMin: time.Hour, ReconnectMax: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	(<-started).Close()
+	rec.waitClosed(t)
+	// The client now waits an hour to reconnect; Close must not.
+	done := make(chan error, 1)
+	go func() { done <- c.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waited for the reconnect backoff")
+	}
+	if _, err := c.Session(); !errors.Is(err, getty.ErrClientClosed) {
+		t.Errorf("Session after Close: %v", err)
+	}
+	if err := c.Close(); !errors.Is(err, getty.ErrClientClosed) {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestDialFailsWhenNobodyListens(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	env := tcpEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = getty.Dial(ctx, env.Dialer(addr), lengthfield.Codec{}, getty.Handler[[]byte](getty.NopHandler[[]byte]{}), nil)
+	var op *getty.OpError
+	if !errors.As(err, &op) || op.Op != "dial" || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("Dial = %v", err)
+	}
+}
+
+func TestClientKeepsNConnections(t *testing.T) {
+	env := tcpEnv(t)
+	rec := newRecorder(t, true)
+	srv, l := serve(t, env, rec, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	opened := make(chan struct{}, 8)
+	h := getty.HandlerFuncs[[]byte]{Open: func(*getty.Session[[]byte]) error { opened <- struct{}{}; return nil }}
+	c, err := getty.Dial(ctx, env.Dialer(l.Addr().String()), lengthfield.Codec{}, getty.Handler[[]byte](h), &getty.ClientOptions{Connections: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range 4 {
+		<-opened
+	}
+	// Session rotates over the connections once each has registered
+	// (just after its OnOpen returns).
+	ids := map[uint64]bool{}
+	for deadline := time.Now().Add(5 * time.Second); len(ids) < 4 && time.Now().Before(deadline); {
+		s, err := c.Session()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[s.ID()] = true
+		runtime.Gosched()
+	}
+	if len(ids) != 4 {
+		t.Errorf("Session rotated over %d connections, want 4", len(ids))
+	}
+	// The server opens its side asynchronously.
+	for deadline := time.Now().Add(5 * time.Second); srv.Stats().SessionsOpen != 4; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("server sees %d sessions", srv.Stats().SessionsOpen)
+		}
+	}
+}
+
+// flakyListener fails Accept with EMFILE a few times before each success.
+type flakyListener struct {
+	getty.Listener
+	fails atomic.Int32
+}
+
+func (f *flakyListener) Accept() (getty.Conn, error) {
+	if f.fails.Add(1)%4 != 0 {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: syscall.EMFILE}
+	}
+	return f.Listener.Accept()
+}
+
+func TestAcceptBacksOffOnEMFILE(t *testing.T) {
+	env := tcpEnv(t)
+	rec := newRecorder(t, true)
+	srv, err := getty.NewServer(lengthfield.Codec{}, getty.Handler[[]byte](rec), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := &flakyListener{Listener: env.MustListen(t)}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(fl) }()
+	for i := range 3 {
+		c := dialRaw(t, fl)
+		c.Write(frame([]byte("x")))
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := readFrame(c); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+	}
+	srv.Close()
+	if err := <-served; !errors.Is(err, getty.ErrServerClosed) {
+		t.Errorf("Serve = %v", err)
+	}
+}
+
+func TestInvalidOptions(t *testing.T) {
+	h := getty.Handler[[]byte](getty.NopHandler[[]byte]{})
+	for name, o := range map[string]*getty.ServerOptions{
+		"negative size":    {Options: getty.Options{MaxPackageSize: -1}},
+		"negative timeout": {Options: getty.Options{ReadTimeout: -time.Second}},
+		"negative limit":   {MaxSessions: -1},
+	} {
+		if _, err := getty.NewServer(lengthfield.Codec{}, h, o); !errors.Is(err, getty.ErrInvalidOptions) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := getty.NewServer[[]byte](nil, h, nil); !errors.Is(err, getty.ErrInvalidOptions) {
+		t.Errorf("nil codec: %v", err)
+	}
+}
