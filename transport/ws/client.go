@@ -65,32 +65,8 @@ func (d Dialer) DialConn(ctx context.Context) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	nd := d.NetDialer
-	if nd == nil {
-		nd = &net.Dialer{}
-	}
 	var resp http.Header
-	gd := gws.Dialer{
-		Protocols: d.Subprotocols,
-		NetDial:   nd.DialContext,
-		TLSConfig: d.TLS,
-		OnHeader: func(k, v []byte) error {
-			if resp == nil {
-				resp = http.Header{}
-			}
-			resp.Add(string(k), string(v))
-			return nil
-		},
-	}
-	if d.TLS == nil {
-		gd.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	if len(d.Header) > 0 {
-		gd.Header = gws.HandshakeHeaderHTTP(d.Header)
-	}
-	if comp.Enabled {
-		gd.Extensions = clientOffers()
-	}
+	gd := d.upgrader(comp, &resp)
 	nc, br, hs, err := gd.Dial(ctx, d.URL)
 	if err != nil {
 		if nc != nil {
@@ -109,6 +85,7 @@ func (d Dialer) DialConn(ctx context.Context) (*Conn, error) {
 	}
 	var buffered []byte
 	if br != nil {
+		// Frames the server sent right behind its handshake response.
 		buffered, _ = br.Peek(br.Buffered())
 		buffered = append([]byte(nil), buffered...)
 		gws.PutReader(br)
@@ -125,4 +102,34 @@ func (d Dialer) DialConn(ctx context.Context) (*Conn, error) {
 		c.closeTO = 0
 	}
 	return c, nil
+}
+
+// upgrader configures gobwas's dialer; the response headers land in *resp.
+func (d Dialer) upgrader(comp Compression, resp *http.Header) gws.Dialer {
+	nd := d.NetDialer
+	if nd == nil {
+		nd = &net.Dialer{}
+	}
+	gd := gws.Dialer{
+		Protocols: d.Subprotocols,
+		NetDial:   nd.DialContext,
+		TLSConfig: d.TLS,
+		OnHeader: func(k, v []byte) error {
+			if *resp == nil {
+				*resp = http.Header{}
+			}
+			resp.Add(string(k), string(v))
+			return nil
+		},
+	}
+	if d.TLS == nil {
+		gd.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if len(d.Header) > 0 {
+		gd.Header = gws.HandshakeHeaderHTTP(d.Header)
+	}
+	if comp.Enabled {
+		gd.Extensions = clientOffers()
+	}
+	return gd
 }

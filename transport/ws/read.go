@@ -54,13 +54,33 @@ func (c *Conn) ReadMessage(max int) (getty.Message, error) {
 	return m, nil
 }
 
+// msgState tracks the data frames of the message being read.
+type msgState struct {
+	kind       getty.MessageKind
+	started    bool
+	compressed bool
+	total      int // payload bytes so far
+}
+
+// next checks a data frame against the message so far.
+func (st *msgState) next(h header) error {
+	switch {
+	case h.op == opContinuation && !st.started:
+		return protocolError("continuation frame without a message")
+	case h.op != opContinuation && st.started:
+		return protocolError("new message inside a fragmented one")
+	case h.op != opContinuation:
+		st.started = true
+		st.compressed = h.rsv&rsv1Bit != 0
+		if h.op == opText {
+			st.kind = getty.Text
+		}
+	}
+	return nil
+}
+
 func (c *Conn) readMessage(max int) (getty.Message, error) {
-	var (
-		kind       getty.MessageKind
-		started    bool
-		compressed bool
-		total      int // payload bytes of the message so far
-	)
+	var st msgState
 	for {
 		h, err := c.nextHeader()
 		if err != nil {
@@ -72,57 +92,52 @@ func (c *Conn) readMessage(max int) (getty.Message, error) {
 			}
 			continue
 		}
-		switch {
-		case h.op == opContinuation && !started:
-			return getty.Message{}, protocolError("continuation frame without a message")
-		case h.op != opContinuation && started:
-			return getty.Message{}, protocolError("new message inside a fragmented one")
-		case h.op != opContinuation:
-			started = true
-			compressed = h.rsv&rsv1Bit != 0
-			if h.op == opText {
-				kind = getty.Text
-			}
+		if err := st.next(h); err != nil {
+			return getty.Message{}, err
 		}
-		if h.length > uint64(max-total) {
+		if h.length > uint64(max-st.total) {
 			return getty.Message{}, tooBig(max)
 		}
 		n := int(h.length)
 		// Fast path: a whole small message already in the read buffer is
 		// unmasked in place and handed out without a copy.
-		if h.fin && total == 0 && !compressed && c.w-c.r >= n {
+		if h.fin && st.total == 0 && !st.compressed && c.w-c.r >= n {
 			p := c.rbuf[c.r : c.r+n]
 			c.r += n
 			c.pending = 0
 			if h.masked {
 				cipher(p, h.mask, 0)
 			}
-			if kind == getty.Text && !utf8.Valid(p) {
+			if st.kind == getty.Text && !utf8.Valid(p) {
 				return getty.Message{}, invalidUTF8()
 			}
-			return getty.Message{Kind: kind, Data: p}, nil
+			return getty.Message{Kind: st.kind, Data: p}, nil
 		}
-		if err := c.readPayload(h, total); err != nil {
+		if err := c.readPayload(h, st.total); err != nil {
 			return getty.Message{}, err
 		}
-		total += n
+		st.total += n
 		if h.fin {
-			break
+			return c.finishMessage(st, max)
 		}
 	}
+}
+
+// finishMessage inflates and checks a message gathered in c.msg.
+func (c *Conn) finishMessage(st msgState, max int) (getty.Message, error) {
 	if c.msg == nil { // an empty fragmented message
 		c.msg = bufs.Get(0)
 	}
-	if compressed {
+	if st.compressed {
 		if err := c.inflateMsg(max); err != nil {
 			return getty.Message{}, err
 		}
 	}
 	data := *c.msg
-	if kind == getty.Text && !utf8.Valid(data) {
+	if st.kind == getty.Text && !utf8.Valid(data) {
 		return getty.Message{}, invalidUTF8()
 	}
-	return getty.Message{Kind: kind, Data: data}, nil
+	return getty.Message{Kind: st.kind, Data: data}, nil
 }
 
 func tooBig(max int) *CloseError {
