@@ -111,14 +111,16 @@ func TestNodeClient(t *testing.T) {
 		// node answers pings, so only the timeout of a peer that neither
 		// sends nor answers would close it: keepalive keeps this one open
 		// until the server shuts down with 1001.
-		es := startEcho(t, nil, &getty.ServerOptions{Options: getty.Options{ReadTimeout: 300 * time.Millisecond}})
+		// ReadTimeout is generous so that a loaded machine does not delay a
+		// pong past half of it; the wait below still outlasts it.
+		es := startEcho(t, nil, &getty.ServerOptions{Options: getty.Options{ReadTimeout: 2 * time.Second}})
 		done := make(chan nodeClientResult, 1)
 		go func() { done <- runNodeClient(t, nil, es.url, "wait", false) }()
 		waitSessions(t, es.srv, 1)
 		select {
 		case r := <-done:
 			t.Fatalf("node client closed early: %+v", r)
-		case <-time.After(time.Second):
+		case <-time.After(3 * time.Second):
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
