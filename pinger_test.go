@@ -144,14 +144,14 @@ func (rawCodec) Encode(dst []byte, p []byte) ([]byte, error)    { return append(
 func TestPingerAnsweredKeepsSession(t *testing.T) {
 	t.Parallel()
 	c := newPingConn(true)
-	_, closed := servePingConn(t, c, 400*time.Millisecond)
+	_, closed := servePingConn(t, c, time.Second)
 	select {
 	case err := <-closed:
 		t.Fatalf("session closed: %v", err)
-	case <-time.After(2 * time.Second):
+	case <-time.After(3 * time.Second):
 	}
 	if n := c.pings.Load(); n < 2 {
-		t.Fatalf("%d pings in 2 s with ReadTimeout 400ms", n)
+		t.Fatalf("%d pings in 3 s with ReadTimeout 1s", n)
 	}
 }
 
