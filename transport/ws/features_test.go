@@ -370,3 +370,34 @@ func TestHandshakeTimeout(t *testing.T) {
 		t.Fatalf("hung up after %v", d)
 	}
 }
+
+// A client reconnects when the server drops its session, like over TCP.
+func TestClientReconnects(t *testing.T) {
+	t.Parallel()
+	es := startEcho(t, nil, nil)
+	col := newCollector()
+	c := dialClient(t, ws.Dialer{URL: es.url}, col, &getty.ClientOptions{ReconnectMin: 10 * time.Millisecond, ReconnectMax: 50 * time.Millisecond})
+	first, _ := c.Session()
+	waitSessions(t, es.srv, 1)
+	es.srv.Range(func(s *getty.Session[ws.Message]) bool { s.Close(); return true })
+	if err := <-col.closed; !errors.Is(err, io.EOF) {
+		t.Fatalf("client cause %v, want an orderly close", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, err := c.Session()
+		if err == nil && s.ID() != first.ID() {
+			if err := s.Write(ws.Text("again")); err != nil {
+				t.Fatal(err)
+			}
+			if m := col.next(t); string(m.Data) != "again" {
+				t.Fatalf("got %q", m.Data)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no new session within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
