@@ -41,7 +41,8 @@
 // gets 1002, invalid UTF-8 1007, an oversized message 1009. The peer's own
 // close frame ends the session with a *CloseError: status 1000 or 1001 wrap
 // io.EOF (an orderly close, not reported to OnError), others wrap
-// ErrPeerClosed.
+// ErrPeerClosed. docs/websocket.md in the repository lists every cause with
+// the status it sends.
 //
 // # Compression and read errors
 //
