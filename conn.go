@@ -107,6 +107,29 @@ type Handshaker interface {
 	HandshakeContext(ctx context.Context) error
 }
 
+// Pinger is implemented by connections whose protocol has a keepalive probe
+// (WebSocket ping and pong). When ReadTimeout is set, a session pings a peer
+// that has sent nothing for half of ReadTimeout and counts the answer as a
+// read, so a peer that answers neither data nor pings is closed with
+// ErrReadTimeout once ReadTimeout has passed.
+type Pinger interface {
+	// Ping sends one probe. The session calls it on a goroutine of its own,
+	// never concurrently with itself; it may block until the probe is
+	// written.
+	Ping() error
+	// LastPong reports when the connection last heard from its peer outside
+	// of data messages (a pong, a ping), or the zero time.
+	LastPong() time.Time
+}
+
+// CauseCloser is implemented by connections whose protocol can tell the peer
+// why they close (a WebSocket close frame with a status code). When a
+// session ends it calls CloseWithCause with the session's cause (Session.Err)
+// instead of Close. It may spend a bounded time on a closing handshake.
+type CauseCloser interface {
+	CloseWithCause(cause error) error
+}
+
 // Listener yields connections to a Server.
 type Listener interface {
 	// Accept waits for the next connection. It returns an error wrapping

@@ -59,9 +59,10 @@ type Session[T any] struct {
 	tasks      sync.WaitGroup // cron goroutines and pooled cron ticks
 	readTasks  sync.WaitGroup // pooled tasks submitted by the read loop
 
-	inbox   inbox[T] // packages handed to the TaskPool
-	runPkg  func()   // s.runPooled, bound once: the task submitted per package
-	poolKey uint64   // the TaskPool key: id ^ the endpoint's keySalt
+	inbox    inbox[T] // packages handed to the TaskPool
+	runPkg   func()   // s.runPooled, bound once: the task submitted per package
+	poolKey  uint64   // the TaskPool key: id ^ the endpoint's keySalt
+	pingBusy atomic.Bool
 }
 
 // aLongTimeAgo is a deadline in the past: setting it wakes blocked I/O.
@@ -282,11 +283,17 @@ func (s *Session[T]) finish() {
 	s.readTasks.Wait()
 	s.tasks.Wait()
 	s.w.drain()
-	if err := s.conn.Close(); err != nil {
+	cause := s.Err()
+	var err error
+	if cc, ok := s.conn.(CauseCloser); ok {
+		err = cc.CloseWithCause(cause)
+	} else {
+		err = s.conn.Close()
+	}
+	if err != nil {
 		s.e.log.Debug("getty: closing connection", "session", s.id, "err", err)
 	}
 	s.w.release()
-	cause := s.Err()
 	if s.opened {
 		if !isQuietCause(cause) {
 			s.safeCall(func() error { s.e.handler.OnError(s, cause); return nil }) //nolint:errcheck // a panic here is logged by safeCall

@@ -11,7 +11,11 @@ func (s *Session[T]) startTimers() {
 	o := &s.e.opts
 	if o.ReadTimeout > 0 {
 		s.readTimer = s.e.wheel.NewTimer(s.onReadTimer)
-		s.readTimer.Schedule(o.ReadTimeout)
+		first := o.ReadTimeout
+		if _, ok := s.conn.(Pinger); ok {
+			first /= 2 // time for the first keepalive probe
+		}
+		s.readTimer.Schedule(first)
 	}
 	if o.CronPeriod > 0 {
 		s.cronTask = s.runCron
@@ -38,13 +42,51 @@ func (s *Session[T]) onReadTimer() {
 	if s.closing.Load() {
 		return
 	}
-	idle := time.Duration(s.e.wheel.Now() - s.lastRead.Load())
+	now := s.e.wheel.Now()
+	last := s.lastRead.Load()
+	p, pinger := s.conn.(Pinger)
+	if pinger {
+		if pong := p.LastPong(); !pong.IsZero() && pong.UnixNano() > last {
+			last = pong.UnixNano()
+		}
+	}
+	idle := time.Duration(now - last)
 	timeout := s.e.opts.ReadTimeout
 	if idle >= timeout {
 		s.closeWith(ErrReadTimeout, true)
 		return
 	}
+	if !pinger {
+		s.readTimer.Schedule(timeout - idle)
+		return
+	}
+	if half := timeout / 2; idle < half {
+		s.readTimer.Schedule(half - idle)
+		return
+	}
+	// Read-idle for half of ReadTimeout: probe the peer, and look again when
+	// the timeout would expire.
+	s.ping(p)
 	s.readTimer.Schedule(timeout - idle)
+}
+
+// ping runs one keepalive probe on its own goroutine (a probe may block on a
+// full socket buffer; wheel callbacks must not). It skips the probe while the
+// previous one is still being written.
+func (s *Session[T]) ping(p Pinger) {
+	s.cronMu.Lock()
+	defer s.cronMu.Unlock()
+	if s.finished || s.pingBusy.Swap(true) {
+		return
+	}
+	s.tasks.Add(1)
+	go func() {
+		defer s.tasks.Done()
+		defer s.pingBusy.Store(false)
+		if err := p.Ping(); err != nil {
+			s.e.log.Debug("getty: ping failed", "session", s.id, "err", err)
+		}
+	}()
 }
 
 func (s *Session[T]) onCronTimer() {

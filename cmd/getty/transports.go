@@ -45,6 +45,8 @@ func transports() map[string]transport {
 		"unix":       unixTransport(unix.Stream, "getty.sock"),
 		"unixgram":   unixTransport(unix.Datagram, "getty-gram.sock"),
 		"unixpacket": unixTransport(unix.Seqpacket, "getty-packet.sock"),
+		"ws":         wsTransport(false),
+		"wss":        wsTransport(true),
 	}
 }
 
