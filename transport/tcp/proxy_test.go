@@ -284,4 +284,3 @@ func TestReusePortRefusedWithoutOption(t *testing.T) {
 	}
 	l3.Close()
 }
-
