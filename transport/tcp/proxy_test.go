@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,11 +27,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // remote address goes to opened; observed errors (handshake failures) go to
 // errs.
 type lineServer struct {
-	srv    *getty.Server[[]byte]
-	l      getty.Listener
-	opened chan net.Addr
-	errs   chan error
-	done   chan error
+	srv     *getty.Server[[]byte]
+	l       getty.Listener
+	opened  chan net.Addr
+	errs    chan error
+	done    chan error
+	checks  atomic.Int64  // sessions opened with a LOCAL header
+	checked chan struct{} // signalled (without blocking) at each check
 }
 
 func startLineServer(t *testing.T, cfg *tcp.Config, opts *getty.ServerOptions) *lineServer {
@@ -44,9 +47,21 @@ func startLineServer(t *testing.T, cfg *tcp.Config, opts *getty.ServerOptions) *
 
 func serveLines(t *testing.T, l getty.Listener, opts *getty.ServerOptions) *lineServer {
 	t.Helper()
-	ls := &lineServer{l: l, opened: make(chan net.Addr, 1024), errs: make(chan error, 1024), done: make(chan error, 1)}
+	ls := &lineServer{l: l, opened: make(chan net.Addr, 1024), errs: make(chan error, 1024), done: make(chan error, 1),
+		checked: make(chan struct{}, 1)}
 	h := getty.HandlerFuncs[[]byte]{
-		Open:    func(s *getty.Session[[]byte]) error { ls.opened <- s.RemoteAddr(); return nil },
+		Open: func(s *getty.Session[[]byte]) error {
+			if pc, ok := s.Conn().(*proxyproto.Conn); ok && pc.Header().Command == proxyproto.Local {
+				ls.checks.Add(1) // a load balancer's health check
+				select {
+				case ls.checked <- struct{}{}:
+				default:
+				}
+				return nil
+			}
+			ls.opened <- s.RemoteAddr()
+			return nil
+		},
 		Message: func(s *getty.Session[[]byte], p []byte) { s.Write(p) },
 	}
 	var o getty.ServerOptions
