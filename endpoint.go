@@ -1,6 +1,7 @@
 package getty
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -99,6 +100,10 @@ func (e *endpoint[T]) unregister(s *Session[T], cause error) {
 			e.log.Debug("getty: handshake failed", s.logArgs("err", cause)...)
 		}
 		if e.obs != nil {
+			var op *OpError
+			if !errors.As(cause, &op) || op.Op != "handshake" {
+				cause = &OpError{Op: "handshake", Session: s.id, Addr: s.conn.RemoteAddr(), Err: cause}
+			}
 			e.obs.OnError(s, cause)
 		}
 		return
