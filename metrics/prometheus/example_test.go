@@ -48,12 +48,12 @@ func Example() {
 
 	fams, _ := reg.Gather()
 	for _, f := range fams {
-		if f.GetName() == "getty_sessions_open" || f.GetName() == "getty_packages_received_total" {
+		if f.GetName() == "getty_sessions_open" || f.GetName() == "getty_sessions_total" {
 			m := f.GetMetric()[0]
 			fmt.Println(f.GetName(), m.GetLabel()[0].GetValue(), m.GetGauge().GetValue()+m.GetCounter().GetValue())
 		}
 	}
 	// Output:
-	// getty_packages_received_total echo 1
 	// getty_sessions_open echo 1
+	// getty_sessions_total echo 1
 }
