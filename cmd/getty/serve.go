@@ -20,6 +20,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	maxSessions := fs.Int("max-sessions", 0, "refuse connections beyond this many sessions (0: no limit)")
 	logLevel := fs.String("log-level", "info", "log level: debug|info|warn|error")
 	drain := fs.Duration("shutdown-timeout", 5*time.Second, "how long a graceful shutdown may take")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9090)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -36,10 +37,25 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	h := echoHandler(log)
-	srv, err := getty.NewServer(codec, h, &getty.ServerOptions{
+	opts := &getty.ServerOptions{
 		Options:     getty.Options{Logger: log, ReadTimeout: *readTimeout},
 		MaxSessions: *maxSessions,
-	})
+	}
+	var metrics *metricsServer
+	if *metricsAddr != "" {
+		if metrics, err = startMetrics(*metricsAddr, map[string]string{"transport": ef.transport}, log); err != nil {
+			return err
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), *drain)
+			defer cancel()
+			if err := metrics.stop(ctx); err != nil {
+				log.Warn("stopping the metrics server", "err", err)
+			}
+		}()
+		opts.Observer = metrics.obs
+	}
+	srv, err := getty.NewServer(codec, h, opts)
 	if err != nil {
 		return err
 	}
@@ -49,6 +65,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	log.Info("listening", "transport", ef.transport, "addr", l.Addr().String(), "codec", *codecName)
 	fmt.Fprintf(stdout, "listening on %s\n", l.Addr())
+	if metrics != nil {
+		log.Info("serving metrics", "url", "http://"+metrics.addr.String()+"/metrics")
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", metrics.addr)
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	select {
@@ -75,7 +95,8 @@ func echoHandler(log interface {
 }) getty.Handler[[]byte] {
 	return getty.HandlerFuncs[[]byte]{
 		Open: func(s *getty.Session[[]byte]) error {
-			log.Info("session open", "session", s.ID(), "remote", addr(s.RemoteAddr()))
+			log.Info("session open", "session", s.ID(), "remote", addr(s.RemoteAddr()), "local", addr(s.LocalAddr()),
+				"transport", getty.TransportName(s.Conn()))
 			return nil
 		},
 		Message: func(s *getty.Session[[]byte], p []byte) {
@@ -89,11 +110,13 @@ func echoHandler(log interface {
 			}
 		},
 		Error: func(s *getty.Session[[]byte], err error) {
-			log.Warn("session error", "session", s.ID(), "err", err)
+			log.Warn("session error", "session", s.ID(), "remote", addr(s.RemoteAddr()), "err", err)
 		},
 		Close: func(s *getty.Session[[]byte]) {
 			st := s.Stats()
-			log.Info("session closed", "session", s.ID(), "cause", s.Err(), "packages_in", st.PackagesIn, "bytes_in", st.BytesIn)
+			log.Info("session closed", "session", s.ID(), "remote", addr(s.RemoteAddr()), "cause", getty.CauseOf(s.Err()).String(),
+				"err", s.Err(), "packages_in", st.PackagesIn, "bytes_in", st.BytesIn, "packages_out", st.PackagesOut, "bytes_out", st.BytesOut,
+				"duration", time.Since(st.Started).Round(time.Millisecond))
 		},
 	}
 }

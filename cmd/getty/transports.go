@@ -16,6 +16,9 @@ type endpointFlags struct {
 	tlsKey      string
 	tlsCA       string
 	insecureTLS bool
+	// Server options for deployments behind a load balancer (tcp).
+	proxyProtocol bool
+	reusePort     bool
 }
 
 // transport knows how to listen and dial for one --transport value. Each
