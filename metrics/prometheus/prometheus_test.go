@@ -326,3 +326,54 @@ func BenchmarkHooks(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkEchoPipelined echoes 16 packages of 64 bytes per round trip
+// over TCP loopback, without an Observer and with Metrics.
+func BenchmarkEchoPipelined(b *testing.B) {
+	for _, name := range []string{"none", "prometheus"} {
+		b.Run(name, func(b *testing.B) {
+			var o getty.ServerOptions
+			if name == "prometheus" {
+				m, err := gettyprom.New(prom.NewRegistry(), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				o.Observer = m
+			}
+			echo := getty.HandlerFuncs[[]byte]{Message: func(s *getty.Session[[]byte], p []byte) { s.Write(p) }}
+			srv, err := getty.NewServer(lengthfield.Codec{}, echo, &o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			l, err := tcp.Listen("127.0.0.1:0", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			go srv.Serve(l)
+			defer srv.Close()
+			c, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			const depth, size = 16, 64
+			batch := make([]byte, 0, depth*(size+4))
+			for range depth {
+				batch = binary.BigEndian.AppendUint32(batch, size)
+				batch = append(batch, make([]byte, size)...)
+			}
+			in := make([]byte, len(batch))
+			c.SetDeadline(time.Now().Add(time.Minute))
+			b.SetBytes(int64(len(batch)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Write(batch); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
