@@ -276,7 +276,7 @@ func (s *Session[T]) finish() {
 	s.tasks.Wait()
 	s.w.drain()
 	if err := s.conn.Close(); err != nil {
-		s.e.log.Debug("getty: closing connection", s.logArgs("err", err)...)
+		s.e.log.Debug("getty: closing connection", "session", s.id, "err", err)
 	}
 	s.w.release()
 	cause := s.Err()

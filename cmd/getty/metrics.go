@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,8 +27,12 @@ type metricsServer struct {
 }
 
 // startMetrics listens on addr and serves the session metrics, and the Go
-// runtime's and the process's, on /metrics.
+// runtime's and the process's, on /metrics. An empty addr means no metrics:
+// it returns a nil *metricsServer, whose methods do nothing.
 func startMetrics(addr string, labels prometheus.Labels, log *slog.Logger) (*metricsServer, error) {
+	if addr == "" {
+		return nil, nil
+	}
 	reg := prometheus.NewRegistry()
 	m, err := gettyprom.New(reg, &gettyprom.Options{ConstLabels: labels})
 	if err != nil {
@@ -50,11 +55,36 @@ func startMetrics(addr string, labels prometheus.Labels, log *slog.Logger) (*met
 	return ms, nil
 }
 
-// stop shuts the HTTP server down, letting a scrape in progress finish.
-func (ms *metricsServer) stop(ctx context.Context) error {
+// observer is the Observer to give the server (nil without metrics).
+func (ms *metricsServer) observer() getty.Observer {
+	if ms == nil {
+		return nil
+	}
+	return ms.obs
+}
+
+// announce prints and logs the metrics URL.
+func (ms *metricsServer) announce(stdout io.Writer, log *slog.Logger) {
+	if ms == nil {
+		return
+	}
+	log.Info("serving metrics", "url", "http://"+ms.addr.String()+"/metrics")
+	fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", ms.addr)
+}
+
+// stop shuts the HTTP server down, letting a scrape in progress finish
+// within timeout.
+func (ms *metricsServer) stop(timeout time.Duration, log *slog.Logger) {
+	if ms == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
 	err := ms.srv.Shutdown(ctx)
 	if serr := <-ms.done; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
-	return err
+	if err != nil {
+		log.Warn("stopping the metrics server", "err", err)
+	}
 }

@@ -36,26 +36,16 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
+	metrics, err := startMetrics(*metricsAddr, map[string]string{"transport": ef.transport}, log)
+	if err != nil {
+		return err
+	}
+	defer metrics.stop(*drain, log)
 	h := echoHandler(log)
-	opts := &getty.ServerOptions{
-		Options:     getty.Options{Logger: log, ReadTimeout: *readTimeout},
+	srv, err := getty.NewServer(codec, h, &getty.ServerOptions{
+		Options:     getty.Options{Logger: log, ReadTimeout: *readTimeout, Observer: metrics.observer()},
 		MaxSessions: *maxSessions,
-	}
-	var metrics *metricsServer
-	if *metricsAddr != "" {
-		if metrics, err = startMetrics(*metricsAddr, map[string]string{"transport": ef.transport}, log); err != nil {
-			return err
-		}
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), *drain)
-			defer cancel()
-			if err := metrics.stop(ctx); err != nil {
-				log.Warn("stopping the metrics server", "err", err)
-			}
-		}()
-		opts.Observer = metrics.obs
-	}
-	srv, err := getty.NewServer(codec, h, opts)
+	})
 	if err != nil {
 		return err
 	}
@@ -65,12 +55,9 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	log.Info("listening", "transport", ef.transport, "addr", l.Addr().String(), "codec", *codecName)
 	fmt.Fprintf(stdout, "listening on %s\n", l.Addr())
-	if metrics != nil {
-		log.Info("serving metrics", "url", "http://"+metrics.addr.String()+"/metrics")
-		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", metrics.addr)
-	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
+	metrics.announce(stdout, log)
 	select {
 	case err := <-served:
 		srv.Close() //nolint:errcheck // the serve error is what matters
