@@ -10,15 +10,16 @@ import (
 
 // endpointFlags are the flags every transport may read.
 type endpointFlags struct {
-	transport string
-	addr      string
 	// proxyProtocol and reusePort are server options for deployments
 	// behind a load balancer (tcp).
 	proxyProtocol, reusePort bool
-	tlsCert                  string
-	tlsKey                   string
-	tlsCA                    string
-	insecureTLS              bool
+
+	transport   string
+	addr        string
+	tlsCert     string
+	tlsKey      string
+	tlsCA       string
+	insecureTLS bool
 }
 
 // transport knows how to listen and dial for one --transport value. Each
