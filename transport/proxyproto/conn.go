@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -46,8 +47,9 @@ type Conn struct {
 	net.Conn
 	cfg Config
 
-	rmu  sync.Mutex // held by the reader of the header
-	rest []byte     // bytes read past the header, returned by Read first
+	rmu     sync.Mutex  // held by the reader of the header
+	rest    []byte      // bytes read past the header, returned by Read first
+	through atomic.Bool // the header is in and rest is drained: Read goes straight through
 
 	mu        sync.Mutex // guards the fields below
 	done      bool       // the header was read, or failed (err)
@@ -95,6 +97,9 @@ func (c *Conn) Header() *Header {
 // Read reads the bytes that follow the header, reading the header first if
 // HandshakeContext has not.
 func (c *Conn) Read(b []byte) (int, error) {
+	if c.through.Load() {
+		return c.Conn.Read(b)
+	}
 	c.rmu.Lock()
 	if err := c.readHeader(context.Background()); err != nil {
 		c.rmu.Unlock()
@@ -105,10 +110,12 @@ func (c *Conn) Read(b []byte) (int, error) {
 		c.rest = c.rest[n:]
 		if len(c.rest) == 0 {
 			c.rest = nil
+			c.through.Store(true)
 		}
 		c.rmu.Unlock()
 		return n, nil
 	}
+	c.through.Store(true)
 	c.rmu.Unlock()
 	return c.Conn.Read(b)
 }
@@ -243,9 +250,12 @@ func (c *Conn) readError(ctx context.Context, err error, timeout time.Duration, 
 	c.mu.Lock()
 	cancelled := c.cancelled
 	c.mu.Unlock()
+	expired := cancelled && errors.Is(ctx.Err(), context.DeadlineExceeded)
 	switch {
-	case cancelled:
+	case cancelled && !expired:
 		return fmt.Errorf("proxyproto: reading the PROXY header: %w", context.Cause(ctx))
+	case expired:
+		return fmt.Errorf("%w: %d bytes received before the handshake deadline: %w", ErrHeaderTimeout, got, os.ErrDeadlineExceeded)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Errorf("%w: %d bytes received in %v: %w", ErrHeaderTimeout, got, timeout, err)
 	}
