@@ -12,16 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/gettynet/getty"
 	"github.com/gettynet/getty/codec/delim"
 	"github.com/gettynet/getty/internal/testutil"
 	"github.com/gettynet/getty/transport/proxyproto"
 	"github.com/gettynet/getty/transport/tcp"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // lineServer runs a getty line-echo server on l. Every opened session's
 // remote address goes to opened; observed errors (handshake failures) go to
