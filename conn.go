@@ -70,6 +70,17 @@ type MessageConn interface {
 	WriteMessages(ms []Message) error
 }
 
+// MessageLimiter is implemented by message connections that cannot send a
+// message over some size (a Unix datagram is bounded by the socket's send
+// buffer). The session checks every message against it before queueing, so
+// a message that is too large fails its own Write with the returned error
+// (which should say the size and the limit) and the session stays usable.
+type MessageLimiter interface {
+	// CheckMessageSize returns nil if a message of n bytes can be sent, or
+	// the error that refuses it.
+	CheckMessageSize(n int) error
+}
+
 // PacketConn is a MessageConn without delivery guarantees (UDP, Unix
 // datagram). On a packet session, a message that fails to decode is reported
 // and dropped instead of ending the session, and Write needs a destination
@@ -78,15 +89,6 @@ type PacketConn interface {
 	MessageConn
 	// Connected reports whether the socket has a fixed peer.
 	Connected() bool
-}
-
-// MessageLimiter is implemented by message connections that cannot send a
-// message larger than some size (a UDP or Unix datagram). The session then
-// refuses a larger package in Write, WriteTo, WriteBytes and WriteBuffers
-// with an error wrapping ErrMessageTooLarge, before anything is queued, and
-// the session stays open.
-type MessageLimiter interface {
-	MaxMessageSize() int
 }
 
 // BufferedReader is implemented by message connections that receive several

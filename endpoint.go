@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,10 @@ type endpoint[T any] struct {
 	wheel      *timewheel.Wheel
 	bufs       bufpool.Pool
 	nextID     atomic.Uint64
+	// keySalt makes the TaskPool keys of this endpoint's sessions differ
+	// from those of other servers and clients sharing the pool (their ids
+	// all count from 1), so that they do not share mailboxes or workers.
+	keySalt uint64
 
 	mu       sync.Mutex // guards sessions, closed
 	sessions map[uint64]*Session[T]
@@ -53,6 +58,7 @@ func newEndpoint[T any](codec Codec[T], h Handler[T], o Options) (*endpoint[T], 
 		log:      o.Logger,
 		obs:      o.Observer,
 		sessions: make(map[uint64]*Session[T]),
+		keySalt:  rand.Uint64(),
 	}
 	e.msgCodec, _ = codec.(MessageCodec[T])
 	e.detacher, _ = codec.(Detacher[T])

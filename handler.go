@@ -7,9 +7,12 @@ import "net"
 //
 // For one session, callbacks never run concurrently with each other: OnOpen
 // runs first, then OnMessage, OnCron and OnError in the order things happen,
-// then OnClose exactly once. Different sessions run their callbacks in
+// then OnClose exactly once. (With a TaskPool that does not keep each key's
+// tasks in order, OnMessage, OnCron and OnError calls of one session may
+// overlap; see TaskPool.) Different sessions run their callbacks in
 // parallel. Callbacks may call any Session method, including Close and
-// Write; a callback that blocks delays the session's reading.
+// Write; a callback that blocks delays the session's reading (or, with a
+// TaskPool, the session's later callbacks and a worker of the pool).
 type Handler[T any] interface {
 	// OnOpen runs before the session reads anything. A non-nil error rejects
 	// the session: it is closed with a cause wrapping ErrRejected and OnClose

@@ -138,7 +138,7 @@ func (s *Session[T]) consume(data []byte) (used int, err error) {
 				Err: fmt.Errorf("%w: codec used %d of %d bytes", ErrBadPackage, n, len(data)-used)}
 		}
 		used += n
-		if !corked && used < len(data) {
+		if !corked && used < len(data) && e.opts.TaskPool == nil {
 			s.w.cork()
 			corked = true
 		}
@@ -150,7 +150,8 @@ func (s *Session[T]) consume(data []byte) (used int, err error) {
 // readMessages is the read loop of message and packet sessions. When the
 // transport received several messages at once (BufferedReader), the writer
 // stays corked until the last of them is dispatched, so that the replies to
-// one batch leave in one batch.
+// one batch leave in one batch. (With a TaskPool the tasks cork instead:
+// the read loop may block in Submit, and must not hold replies meanwhile.)
 func (s *Session[T]) readMessages() error {
 	e := s.e
 	br, _ := s.msgc.(BufferedReader)
@@ -174,7 +175,7 @@ func (s *Session[T]) readMessages() error {
 			}
 			return err
 		}
-		if !held && br != nil && br.Buffered() > 0 {
+		if !held && br != nil && br.Buffered() > 0 && e.opts.TaskPool == nil {
 			s.w.cork()
 			held = true
 		}
@@ -232,7 +233,7 @@ func (s *Session[T]) consumeMessage(m Message, held bool) error {
 			return &OpError{Op: "decode", Session: s.id, Addr: m.Addr, Err: err}
 		}
 		data = data[n:]
-		if !corked && len(data) > 0 {
+		if !corked && len(data) > 0 && e.opts.TaskPool == nil {
 			s.w.cork()
 			corked = true
 		}
@@ -242,6 +243,9 @@ func (s *Session[T]) consumeMessage(m Message, held bool) error {
 }
 
 // deliver hands one package to the handler, inline or through the pool.
+// Inline, the read loop corks the session's writes while it dispatches the
+// packages of one read; with a pool, the tasks cork them while more of the
+// session's packages wait in its inbox (see inbox.pop).
 func (s *Session[T]) deliver(pkg T, from net.Addr) {
 	s.pkgsIn.Add(1)
 	e := s.e
@@ -249,23 +253,42 @@ func (s *Session[T]) deliver(pkg T, from net.Addr) {
 		if e.detacher != nil {
 			pkg = e.detacher.Detach(pkg)
 		}
-		s.tasks.Add(1)
-		err := pool.Submit(s.id, func() {
-			defer s.tasks.Done()
-			if s.closing.Load() {
-				return
-			}
-			if err := s.safeCall(func() error { e.dispatch(s, pkg, from); return nil }); err != nil {
-				s.closeWith(err, true)
-			}
-		})
-		if err != nil {
-			s.tasks.Done()
-			s.closeWith(&OpError{Op: "dispatch", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}, true)
+		s.inbox.push(pkg, from)
+		s.readTasks.Add(1)
+		if err := pool.Submit(s.poolKey, s.runPkg); err != nil {
+			s.inbox.dropNewest(&s.w)
+			s.readTasks.Done()
+			s.refused(err, from)
 		}
 		return
 	}
 	e.dispatch(s, pkg, from)
+}
+
+// refused handles a package the pool would not take (full under the Fail
+// policy, or closed). A stream or message session cannot skip a package, so
+// it ends; a packet session drops the datagram, as the network might have,
+// and goes on.
+func (s *Session[T]) refused(err error, from net.Addr) {
+	if s.pktc == nil {
+		s.closeWith(&OpError{Op: "dispatch", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}, true)
+		return
+	}
+	s.e.log.Debug("getty: packet dropped: the task pool refused it", "session", s.id, "from", addrString(from), "err", err)
+}
+
+// runPooled is the pooled task of a session: it handles the oldest package
+// of the inbox.
+func (s *Session[T]) runPooled() {
+	defer s.readTasks.Done()
+	pkg, from := s.inbox.pop(&s.w)
+	defer s.inbox.uncorkIfDrained(&s.w)
+	if s.closing.Load() {
+		return
+	}
+	if err := s.safeCall(func() error { s.e.dispatch(s, pkg, from); return nil }); err != nil {
+		s.closeWith(err, true)
+	}
 }
 
 func (e *endpoint[T]) dispatch(s *Session[T], pkg T, from net.Addr) {
@@ -294,12 +317,18 @@ func (s *Session[T]) report(err error) {
 		s.e.handler.OnError(s, err)
 		return
 	}
-	s.tasks.Add(1)
-	if perr := s.e.opts.TaskPool.Submit(s.id, func() {
-		defer s.tasks.Done()
-		s.e.handler.OnError(s, err)
+	s.readTasks.Add(1)
+	if perr := s.e.opts.TaskPool.Submit(s.poolKey, func() {
+		defer s.readTasks.Done()
+		if s.closing.Load() {
+			return
+		}
+		// A panic ends the session, as it does on the inline path.
+		if perr := s.safeCall(func() error { s.e.handler.OnError(s, err); return nil }); perr != nil {
+			s.closeWith(perr, true)
+		}
 	}); perr != nil {
-		s.tasks.Done()
+		s.readTasks.Done()
 	}
 }
 

@@ -22,11 +22,10 @@ type Session[T any] struct {
 	e      *endpoint[T]
 	id     uint64
 	conn   Conn
-	stream net.Conn    // set for stream transports
-	msgc   MessageConn // set for message transports
-	pktc   PacketConn  // set for packet transports (msgc too)
-	maxOut int         // the largest package Write accepts
-	msgMax int         // the transport's message size limit (MessageLimiter), 0 if none
+	stream net.Conn       // set for stream transports
+	msgc   MessageConn    // set for message transports
+	pktc   PacketConn     // set for packet transports (msgc too)
+	limit  MessageLimiter // set for message transports with a size limit
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -56,7 +55,13 @@ type Session[T any] struct {
 	cronMu     sync.Mutex // guards finished, and cronWG.Add against Wait
 	finished   bool
 	cronBusy   atomic.Bool
-	tasks      sync.WaitGroup // cron goroutines and pooled tasks
+	cronTask   func()         // s.runCron, bound once
+	tasks      sync.WaitGroup // cron goroutines and pooled cron ticks
+	readTasks  sync.WaitGroup // pooled tasks submitted by the read loop
+
+	inbox   inbox[T] // packages handed to the TaskPool
+	runPkg  func()   // s.runPooled, bound once: the task submitted per package
+	poolKey uint64   // the TaskPool key: id ^ the endpoint's keySalt
 }
 
 // aLongTimeAgo is a deadline in the past: setting it wakes blocked I/O.
@@ -67,6 +72,7 @@ func newSession[T any](e *endpoint[T], conn Conn) (*Session[T], error) {
 	switch c := conn.(type) {
 	case MessageConn:
 		s.msgc = c
+		s.limit, _ = c.(MessageLimiter)
 		if p, ok := c.(PacketConn); ok {
 			s.pktc = p
 		}
@@ -75,19 +81,16 @@ func newSession[T any](e *endpoint[T], conn Conn) (*Session[T], error) {
 	default:
 		return nil, fmt.Errorf("%w: connection %T is neither a net.Conn nor a MessageConn", ErrInvalidOptions, conn)
 	}
-	s.maxOut = e.opts.MaxPackageSize
-	if l, ok := conn.(MessageLimiter); ok && s.msgc != nil {
-		if n := l.MaxMessageSize(); n > 0 {
-			s.msgMax = n
-			s.maxOut = min(s.maxOut, n)
-		}
-	}
 	s.id = e.nextID.Add(1)
+	s.poolKey = s.id ^ e.keySalt
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	now := e.wheel.Now()
 	s.lastRead.Store(now)
 	s.lastWrite.Store(now)
 	s.w.init(s)
+	if e.opts.TaskPool != nil {
+		s.runPkg = s.runPooled
+	}
 	if o := &e.opts; o.WriteTimeout > 0 {
 		s.writeTimer = e.wheel.NewTimer(s.w.onWatchdog)
 	}
@@ -249,6 +252,10 @@ func (s *Session[T]) serve() {
 	} else {
 		err = s.readMessages()
 	}
+	// With a pool, the packages read so far may still be queued: handle
+	// them (while the session can still reply) before a peer's close or a
+	// read error ends the session, as the inline path does.
+	s.readTasks.Wait()
 	s.closeWith(s.readCause(err))
 }
 
@@ -273,6 +280,7 @@ func (s *Session[T]) safeCall(f func() error) (err error) {
 // goroutine.
 func (s *Session[T]) finish() {
 	s.stopTimers()
+	s.readTasks.Wait()
 	s.tasks.Wait()
 	s.w.drain()
 	if err := s.conn.Close(); err != nil {

@@ -14,6 +14,7 @@ func (s *Session[T]) startTimers() {
 		s.readTimer.Schedule(o.ReadTimeout)
 	}
 	if o.CronPeriod > 0 {
+		s.cronTask = s.runCron
 		s.cronTimer = s.e.wheel.NewTimer(s.onCronTimer)
 		s.cronTimer.Schedule(o.CronPeriod)
 	}
@@ -57,16 +58,32 @@ func (s *Session[T]) onCronTimer() {
 		return // the previous OnCron is still running: skip this tick
 	}
 	s.tasks.Add(1)
-	if pool := s.e.opts.TaskPool; pool != nil {
-		if err := pool.Submit(s.id, s.runCron); err == nil {
-			return
-		}
-		// The pool refused the tick: skip it rather than block the wheel.
-		s.cronBusy.Store(false)
-		s.tasks.Done()
+	pool := s.e.opts.TaskPool
+	if pool == nil {
+		go s.runCron()
 		return
 	}
-	go s.runCron()
+	// The wheel must not block (a full pool under the Block policy) nor run
+	// the handler itself (RunInCaller): submit without blocking if the pool
+	// can, else from a goroutine of the session.
+	if tp, ok := pool.(interface {
+		TrySubmit(key uint64, task func()) error
+	}); ok {
+		if tp.TrySubmit(s.poolKey, s.cronTask) != nil {
+			s.skipCron() // the pool is full: skip this tick
+		}
+		return
+	}
+	go func() {
+		if pool.Submit(s.poolKey, s.cronTask) != nil {
+			s.skipCron()
+		}
+	}()
+}
+
+func (s *Session[T]) skipCron() {
+	s.cronBusy.Store(false)
+	s.tasks.Done()
 }
 
 func (s *Session[T]) runCron() {

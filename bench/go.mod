@@ -5,10 +5,12 @@ go 1.26.0
 replace github.com/gettynet/getty => ../
 
 require (
+	github.com/alitto/pond/v2 v2.5.0
 	github.com/apache/dubbo-getty v1.5.0
 	github.com/cloudwego/netpoll v0.7.2
 	github.com/gettynet/getty v0.0.0-00010101000000-000000000000
 	github.com/lesismal/nbio v1.6.8
+	github.com/panjf2000/ants/v2 v2.12.1
 	github.com/panjf2000/gnet/v2 v2.9.7
 	github.com/tidwall/evio v1.0.8
 	go.uber.org/goleak v1.3.0
@@ -30,7 +32,6 @@ require (
 	github.com/lufia/plan9stats v0.0.0-20211012122336-39d0f177ccd0 // indirect
 	github.com/mattn/go-colorable v0.0.9 // indirect
 	github.com/mattn/go-isatty v0.0.14 // indirect
-	github.com/panjf2000/ants/v2 v2.11.3 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/power-devops/perfstat v0.0.0-20210106213030-5aafc221ea8c // indirect
 	github.com/shirou/gopsutil/v3 v3.22.2 // indirect

@@ -74,12 +74,15 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	return err
 }
 
-// echoHandler writes every package back (on packet sessions, to its sender)
-// and logs session events.
-func echoHandler(log interface {
+// echoLogger is what the echo handler logs to.
+type echoLogger interface {
 	Info(string, ...any)
 	Warn(string, ...any)
-}) getty.Handler[[]byte] {
+}
+
+// echoHandler writes every package back (on packet sessions without a fixed
+// peer, to its sender) and logs session events.
+func echoHandler(log echoLogger) getty.Handler[[]byte] {
 	return getty.HandlerFuncs[[]byte]{
 		Open: func(s *getty.Session[[]byte]) error {
 			log.Info("session open", "session", s.ID(), "remote", addr(s.RemoteAddr()), "local", addr(s.LocalAddr()),
@@ -92,7 +95,13 @@ func echoHandler(log interface {
 			}
 		},
 		Packet: func(s *getty.Session[[]byte], p []byte, from net.Addr) {
-			if err := s.WriteTo(p, from); err != nil {
+			var err error
+			if s.RemoteAddr() != nil {
+				err = s.Write(p)
+			} else {
+				err = s.WriteTo(p, from)
+			}
+			if err != nil {
 				log.Warn("echo failed", "session", s.ID(), "to", from.String(), "err", err)
 			}
 		},

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gettynet/getty"
+	"github.com/gettynet/getty/transport/unix"
 )
 
 // endpointFlags are the flags every transport may read.
@@ -37,8 +38,11 @@ type transport struct {
 
 func transports() map[string]transport {
 	return map[string]transport{
-		"tcp": tcpTransport(),
-		"udp": udpTransport(),
+		"tcp":        tcpTransport(),
+		"udp":        udpTransport(),
+		"unix":       unixTransport(unix.Stream, "getty.sock"),
+		"unixgram":   unixTransport(unix.Datagram, "getty-gram.sock"),
+		"unixpacket": unixTransport(unix.Seqpacket, "getty-packet.sock"),
 	}
 }
 

@@ -175,6 +175,17 @@ func (c *Conn) UDPConn() *net.UDPConn { return c.uc }
 // send a larger package.
 func (c *Conn) MaxMessageSize() int { return c.cfg.MaxDatagramSize }
 
+// CheckMessageSize refuses a datagram over MaxDatagramSize with an error
+// wrapping getty.ErrMessageTooLarge that states both sizes
+// (getty.MessageLimiter): the session refuses such a write before queueing
+// it and stays open.
+func (c *Conn) CheckMessageSize(n int) error {
+	if n > c.cfg.MaxDatagramSize {
+		return fmt.Errorf("%w: datagram of %d bytes, the limit is %d", getty.ErrMessageTooLarge, n, c.cfg.MaxDatagramSize)
+	}
+	return nil
+}
+
 // Buffered reports how many received datagrams the next ReadMessage calls
 // return without a system call (a batch received at once). The getty
 // session sends the replies to such a batch in one batch. Call it from the
