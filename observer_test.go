@@ -17,6 +17,7 @@ import (
 	"github.com/gettynet/getty"
 	"github.com/gettynet/getty/codec/lengthfield"
 	"github.com/gettynet/getty/internal/testutil"
+	"github.com/gettynet/getty/taskpool"
 	"github.com/gettynet/getty/transport/tcp"
 )
 
@@ -148,14 +149,33 @@ func (c *counting) waitErr(t testing.TB) error {
 // and the Observer's sums against the traffic, while another goroutine
 // takes snapshots that must never go backwards.
 func TestStatsCountKnownTraffic(t *testing.T) {
+	type variant struct {
+		name string
+		tr   testutil.Transport
+		pool bool
+	}
+	var variants []variant
 	for _, tr := range testutil.Streams() {
-		t.Run(tr.Name, func(t *testing.T) {
+		variants = append(variants, variant{tr.Name, tr, false})
+	}
+	variants = append(variants, variant{"tcp with a task pool", testutil.Streams()[0], true})
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
 			const sessions, packages, size = 6, 200, 300
 			const wire = size + 4 // lengthfield header
-			env := tr.Setup(t)
+			env := v.tr.Setup(t)
 			obs := newCounting(t)
-			srv, l := serve(t, env, newRecorder(t, true), &getty.ServerOptions{Options: getty.Options{Observer: obs}})
+			o := getty.Options{Observer: obs}
+			if v.pool {
+				pool, err := taskpool.New(&taskpool.Options{Workers: 2})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { pool.Close(context.Background()) }) // after the server's Shutdown (cleanups run last-in first-out)
+				o.TaskPool = pool
+			}
+			srv, l := serve(t, env, newRecorder(t, true), &getty.ServerOptions{Options: o})
 
 			stop := make(chan struct{})
 			monotonic := make(chan error, 1)
