@@ -4,6 +4,7 @@ go 1.25
 
 require (
 	github.com/HdrHistogram/hdrhistogram-go v1.2.0
+	github.com/klauspost/compress v1.20.4
 	github.com/prometheus/client_golang v1.23.2
 	github.com/prometheus/client_model v0.6.2
 	github.com/prometheus/common v0.66.1

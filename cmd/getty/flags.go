@@ -40,6 +40,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 func addEndpointFlags(fs *flag.FlagSet, f *endpointFlags, server bool) {
 	fs.StringVar(&f.transport, "transport", "tcp", "transport: "+transportNames())
 	fs.StringVar(&f.addr, "addr", "", "address (default depends on the transport; tcp: 127.0.0.1:7000)")
+	addCompressFlags(fs, f)
 	if server {
 		fs.StringVar(&f.tlsCert, "tls-cert", "", "serve TLS with this certificate (PEM file)")
 		fs.StringVar(&f.tlsKey, "tls-key", "", "private key of --tls-cert (PEM file)")
@@ -60,7 +61,7 @@ func (f *endpointFlags) resolve() (transport, error) {
 	if f.addr == "" {
 		f.addr = t.defaultAddr
 	}
-	return t, nil
+	return t, f.checkCompress(t)
 }
 
 func codecByName(name string) (getty.Codec[[]byte], error) {

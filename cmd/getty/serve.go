@@ -53,7 +53,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	log.Info("listening", "transport", ef.transport, "addr", l.Addr().String(), "codec", *codecName)
+	if l, err = ef.compressListener(l); err != nil {
+		return err
+	}
+	log.Info("listening", "transport", ef.transport, "addr", l.Addr().String(), "codec", *codecName, "compress", ef.compress)
 	fmt.Fprintf(stdout, "listening on %s\n", l.Addr())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
@@ -110,9 +113,10 @@ func echoHandler(log echoLogger) getty.Handler[[]byte] {
 		},
 		Close: func(s *getty.Session[[]byte]) {
 			st := s.Stats()
-			log.Info("session closed", "session", s.ID(), "remote", addr(s.RemoteAddr()), "cause", getty.CauseOf(s.Err()).String(),
+			attrs := []any{"session", s.ID(), "remote", addr(s.RemoteAddr()), "cause", getty.CauseOf(s.Err()).String(),
 				"err", s.Err(), "packages_in", st.PackagesIn, "bytes_in", st.BytesIn, "packages_out", st.PackagesOut, "bytes_out", st.BytesOut,
-				"duration", time.Since(st.Started).Round(time.Millisecond))
+				"duration", time.Since(st.Started).Round(time.Millisecond)}
+			log.Info("session closed", append(attrs, compressStats(s.Conn())...)...)
 		},
 	}
 }

@@ -13,6 +13,7 @@ import (
 func tcpTransport() transport {
 	return transport{
 		defaultAddr: "127.0.0.1:7000",
+		stream:      true,
 		listen: func(f *endpointFlags) (getty.Listener, error) {
 			cfg := tcp.Config{ReusePort: f.reusePort}
 			if f.proxyProtocol {

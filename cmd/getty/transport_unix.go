@@ -15,6 +15,7 @@ import (
 func unixTransport(network unix.Network, file string) transport {
 	return transport{
 		defaultAddr: filepath.Join(os.TempDir(), file),
+		stream:      network == unix.Stream,
 		listen: func(f *endpointFlags) (getty.Listener, error) {
 			if f.tlsCert != "" || f.tlsKey != "" {
 				return nil, fmt.Errorf("%w: TLS flags are for --transport tcp", errUsage)

@@ -21,6 +21,9 @@ type endpointFlags struct {
 	tlsKey      string
 	tlsCA       string
 	insecureTLS bool
+	// compress and compressLevel choose compression (see compress.go).
+	compress      string
+	compressLevel string
 }
 
 // transport knows how to listen and dial for one --transport value. Each
@@ -34,6 +37,9 @@ type transport struct {
 	// for socket files. Default: defaultAddr on port 0. The dialer must
 	// accept the Addr().String() of the listener it gets.
 	ephemeralAddr func(dir string) string
+	// stream says the transport's connections are byte streams, which
+	// --compress can wrap.
+	stream bool
 }
 
 func transports() map[string]transport {
