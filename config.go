@@ -22,8 +22,18 @@ const (
 // Options are the session settings shared by servers and clients. The zero
 // value is ready to use: every zero field takes the default it documents.
 type Options struct {
-	// Logger receives structured logs. Default: discard.
+	// Logger receives structured logs. Default: discard. Every line about a
+	// session carries the fields "session" (its id), "remote" and
+	// "transport". The engine logs session opens and closes (with cause and
+	// counters) at Debug, and at Warn or Error only what no callback
+	// reports: handler panics, accept retries, refused connections, failed
+	// reconnects.
 	Logger *slog.Logger
+
+	// Observer, when set, is called on session events for metrics and
+	// tracing (package metrics/prometheus has one). Default nil: no hooks,
+	// no cost.
+	Observer Observer
 
 	// MaxPackageSize caps one encoded package (and one transport message),
 	// checked before allocation. Default DefaultMaxPackageSize (4 MiB).

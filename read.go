@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"time"
 )
 
 // smallReadsToShrink is how many consecutive small reads (under 1/8 of the
@@ -66,7 +68,14 @@ func (s *Session[T]) readStream() error {
 			w += n
 			s.bytesIn.Add(uint64(n))
 			s.lastRead.Store(e.wheel.Now())
+			var before uint64
+			if e.obs != nil {
+				before = s.pkgsIn.Load()
+			}
 			used, derr := s.consume(buf[r:w])
+			if e.obs != nil {
+				e.obs.OnRead(s, n, int(s.pkgsIn.Load()-before))
+			}
 			r += used
 			if derr != nil {
 				return derr
@@ -172,7 +181,15 @@ func (s *Session[T]) readMessages() error {
 		}
 		s.bytesIn.Add(uint64(len(m.Data)))
 		s.lastRead.Store(e.wheel.Now())
-		if err := s.consumeMessage(m, held); err != nil {
+		var before uint64
+		if e.obs != nil {
+			before = s.pkgsIn.Load()
+		}
+		err = s.consumeMessage(m, held)
+		if e.obs != nil {
+			e.obs.OnRead(s, len(m.Data), int(s.pkgsIn.Load()-before))
+		}
+		if err != nil {
 			if s.pktc == nil {
 				return err
 			}
@@ -275,6 +292,9 @@ func (s *Session[T]) runPooled() {
 }
 
 func (e *endpoint[T]) dispatch(s *Session[T], pkg T, from net.Addr) {
+	if e.obs != nil {
+		defer e.observeHandle(s, time.Now())
+	}
 	if from != nil && e.pktHandler != nil {
 		e.pktHandler.OnPacket(s, pkg, from)
 		return
@@ -285,7 +305,12 @@ func (e *endpoint[T]) dispatch(s *Session[T], pkg T, from net.Addr) {
 // report passes a non-fatal error to OnError, serialized with the other
 // callbacks.
 func (s *Session[T]) report(err error) {
-	s.e.log.Debug("getty: packet dropped", "session", s.id, "err", err)
+	if s.e.obs != nil {
+		s.e.obs.OnError(s, err)
+	}
+	if s.e.logEnabled(slog.LevelDebug) {
+		s.e.log.Debug("getty: packet dropped", s.logArgs("err", err)...)
+	}
 	if s.e.opts.TaskPool == nil {
 		s.cb.Lock()
 		defer s.cb.Unlock()

@@ -204,6 +204,7 @@ func (s *Session[T]) open() error {
 		return err
 	}
 	s.opened = true
+	s.e.opened(s)
 	err := s.safeCall(func() error { return s.e.handler.OnOpen(s) })
 	if err != nil {
 		if !errors.Is(err, ErrPanic) {
@@ -260,7 +261,7 @@ func (s *Session[T]) serve() {
 }
 
 func (s *Session[T]) panicError(r any) error {
-	s.e.log.Error("getty: handler panicked", "session", s.id, "panic", r, "stack", string(debug.Stack()))
+	s.e.log.Error("getty: handler panicked", s.logArgs("panic", r, "stack", string(debug.Stack()))...)
 	return fmt.Errorf("%w: %v", ErrPanic, r)
 }
 
@@ -296,6 +297,9 @@ func (s *Session[T]) finish() {
 	s.w.release()
 	if s.opened {
 		if !isQuietCause(cause) {
+			if s.e.obs != nil {
+				s.e.obs.OnError(s, cause)
+			}
 			s.safeCall(func() error { s.e.handler.OnError(s, cause); return nil }) //nolint:errcheck // a panic here is logged by safeCall
 		}
 		s.safeCall(func() error { s.e.handler.OnClose(s); return nil }) //nolint:errcheck // a panic here is logged by safeCall

@@ -232,6 +232,7 @@ func (w *writer[T]) flushDirectLocked(bufs [][]byte) error {
 		clear(w.vec[:cap(w.vec)])
 		n = total
 	}
+	w.observeWrite(err, n, total, 1)
 	w.mu.Lock()
 	if err == nil && n < total {
 		// Keep the unwritten rest (the caller may reuse bufs) and let a
@@ -278,6 +279,7 @@ func (w *writer[T]) flushLocked() error {
 			err = w.send(*buf, spans)
 			n = len(*buf)
 		}
+		w.observeWrite(err, n, len(*buf), pkgs)
 		w.mu.Lock()
 		if err == nil && n < len(*buf) {
 			w.s.bytesOut.Add(uint64(n))
@@ -316,6 +318,7 @@ func (w *writer[T]) flushAsync(head *[]byte, pkgs int) {
 	w.beginLocked()
 	w.mu.Unlock()
 	_, err := w.s.stream.Write(*head)
+	w.observeWrite(err, len(*head), len(*head), pkgs)
 	w.mu.Lock()
 	err = w.endLocked(len(*head), pkgs, err)
 	w.recycleLocked(head, nil)

@@ -44,6 +44,8 @@ func addEndpointFlags(fs *flag.FlagSet, f *endpointFlags, server bool) {
 	if server {
 		fs.StringVar(&f.tlsCert, "tls-cert", "", "serve TLS with this certificate (PEM file)")
 		fs.StringVar(&f.tlsKey, "tls-key", "", "private key of --tls-cert (PEM file)")
+		fs.BoolVar(&f.proxyProtocol, "proxy-protocol", false, "tcp: require a PROXY protocol header (v1 or v2) from a load balancer on every connection")
+		fs.BoolVar(&f.reusePort, "reuse-port", false, "tcp: listen with SO_REUSEPORT, sharing the port with other processes (graceful restarts)")
 	} else {
 		fs.StringVar(&f.tlsCA, "tls-ca", "", "dial TLS and trust this CA (PEM file)")
 		fs.BoolVar(&f.insecureTLS, "tls-insecure-skip-verify", false, "dial TLS without verifying the server (testing only)")

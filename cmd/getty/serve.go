@@ -20,6 +20,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	maxSessions := fs.Int("max-sessions", 0, "refuse connections beyond this many sessions (0: no limit)")
 	logLevel := fs.String("log-level", "info", "log level: debug|info|warn|error")
 	drain := fs.Duration("shutdown-timeout", 5*time.Second, "how long a graceful shutdown may take")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9090)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -35,9 +36,14 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
+	metrics, err := startMetrics(*metricsAddr, map[string]string{"transport": ef.transport}, log)
+	if err != nil {
+		return err
+	}
+	defer metrics.stop(*drain, log)
 	h := echoHandler(log)
 	srv, err := getty.NewServer(codec, h, &getty.ServerOptions{
-		Options:     getty.Options{Logger: log, ReadTimeout: *readTimeout},
+		Options:     getty.Options{Logger: log, ReadTimeout: *readTimeout, Observer: metrics.observer()},
 		MaxSessions: *maxSessions,
 	})
 	if err != nil {
@@ -54,6 +60,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fmt.Fprintf(stdout, "listening on %s\n", l.Addr())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
+	metrics.announce(stdout, log)
 	select {
 	case err := <-served:
 		srv.Close() //nolint:errcheck // the serve error is what matters
@@ -81,7 +88,8 @@ type echoLogger interface {
 func echoHandler(log echoLogger) getty.Handler[[]byte] {
 	return getty.HandlerFuncs[[]byte]{
 		Open: func(s *getty.Session[[]byte]) error {
-			log.Info("session open", "session", s.ID(), "remote", addr(s.RemoteAddr()))
+			log.Info("session open", "session", s.ID(), "remote", addr(s.RemoteAddr()), "local", addr(s.LocalAddr()),
+				"transport", getty.TransportName(s.Conn()))
 			return nil
 		},
 		Message: func(s *getty.Session[[]byte], p []byte) {
@@ -101,11 +109,13 @@ func echoHandler(log echoLogger) getty.Handler[[]byte] {
 			}
 		},
 		Error: func(s *getty.Session[[]byte], err error) {
-			log.Warn("session error", "session", s.ID(), "err", err)
+			log.Warn("session error", "session", s.ID(), "remote", addr(s.RemoteAddr()), "err", err)
 		},
 		Close: func(s *getty.Session[[]byte]) {
 			st := s.Stats()
-			attrs := []any{"session", s.ID(), "cause", s.Err(), "packages_in", st.PackagesIn, "bytes_in", st.BytesIn}
+			attrs := []any{"session", s.ID(), "remote", addr(s.RemoteAddr()), "cause", getty.CauseOf(s.Err()).String(),
+				"err", s.Err(), "packages_in", st.PackagesIn, "bytes_in", st.BytesIn, "packages_out", st.PackagesOut, "bytes_out", st.BytesOut,
+				"duration", time.Since(st.Started).Round(time.Millisecond)}
 			log.Info("session closed", append(attrs, compressStats(s.Conn())...)...)
 		},
 	}

@@ -11,6 +11,10 @@ import (
 
 // endpointFlags are the flags every transport may read.
 type endpointFlags struct {
+	// proxyProtocol and reusePort are server options for deployments
+	// behind a load balancer (tcp).
+	proxyProtocol, reusePort bool
+
 	transport   string
 	addr        string
 	tlsCert     string

@@ -99,6 +99,10 @@ type CloseError struct {
 	Err   error
 }
 
+// CloseCode returns the close status (getty.CloseCoder), so metrics
+// adapters can count WebSocket close codes.
+func (e *CloseError) CloseCode() int { return int(e.Code) }
+
 func (e *CloseError) Error() string {
 	who := "peer closed"
 	if e.Local {
