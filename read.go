@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/gettynet/getty/internal/rawio"
 )
 
 // smallReadsToShrink is how many consecutive small reads (under 1/8 of the
@@ -28,7 +30,7 @@ func (s *Session[T]) readStream() error {
 		e.bufs.Put(bp)
 		bp, buf = nb, nbuf
 	}
-	rd := newRawReader(s.stream, &e.bufs)
+	rd := rawio.NewReader(s.stream, &e.bufs)
 	r, w, small := 0, 0, 0
 	for {
 		if w == len(buf) {
@@ -55,7 +57,7 @@ func (s *Session[T]) readStream() error {
 			// Nothing buffered: hold no buffer while the peer is silent.
 			size := len(buf)
 			e.bufs.Put(bp)
-			bp, n, err = rd.read(size)
+			bp, n, err = rd.Read(size)
 			if bp == nil {
 				bp = e.bufs.Get(size)
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gettynet/getty"
+	"github.com/gettynet/getty/internal/rawio"
 )
 
 var _ getty.BufferedReader = (*Conn)(nil)
@@ -47,10 +48,10 @@ type Conn struct {
 	nc    net.Conn
 	codec *codec
 
-	rmu        sync.Mutex // guards the read state below
-	raw        *rawReader // nil unless a plain TCP or Unix socket on Linux
-	rbuf       *[]byte    // pooled read-ahead bytes; nil when none are unread
-	rr, rw     int        // unread bytes are (*rbuf)[rr:rw]
+	rmu        sync.Mutex    // guards the read state below
+	raw        *rawio.Reader // nil unless a plain TCP or Unix socket on Linux
+	rbuf       *[]byte       // pooled read-ahead bytes; nil when none are unread
+	rr, rw     int           // unread bytes are (*rbuf)[rr:rw]
 	hdr        [headerLen]byte
 	hn         int // header bytes read of the frame in progress
 	compressed bool
@@ -82,7 +83,7 @@ func NewConn(c net.Conn, cfg *Config) (*Conn, error) {
 }
 
 func newConn(c net.Conn, k *codec) *Conn {
-	return &Conn{nc: c, codec: k, raw: newRawReader(c, &k.bufs)}
+	return &Conn{nc: c, codec: k, raw: rawio.NewReader(c, &k.bufs)}
 }
 
 // Algorithm is the algorithm this connection compresses with.
@@ -309,7 +310,7 @@ func (c *Conn) read(p []byte) (int, error) {
 		err error
 	)
 	if c.raw != nil {
-		bp, n, err = c.raw.read(readBufferSize)
+		bp, n, err = c.raw.Read(readBufferSize)
 	} else {
 		bp = c.codec.bufs.Get(readBufferSize)
 		n, err = c.nc.Read((*bp)[:cap(*bp)])
