@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -181,7 +181,7 @@ func (f *benchFlags) target(t transport) (addr string, stop func(), err error) {
 		os.RemoveAll(dir) //nolint:errcheck // best-effort cleanup of a temp dir
 		return "", nil, err
 	}
-	srv, err := getty.NewServer[[]byte](lengthfield.Codec{}, benchEcho(), nil)
+	srv, err := getty.NewServer(lengthfield.Codec{}, echoHandler(slog.New(slog.DiscardHandler)), nil)
 	if err != nil {
 		l.Close()         //nolint:errcheck // the server error is what matters
 		os.RemoveAll(dir) //nolint:errcheck // best-effort cleanup
@@ -207,17 +207,6 @@ func (t transport) ephemeral(dir string) string {
 		return net.JoinHostPort(host, "0")
 	}
 	return t.defaultAddr
-}
-
-// benchEcho writes every package back; errors end the session.
-func benchEcho() getty.Handler[[]byte] {
-	return getty.HandlerFuncs[[]byte]{
-		Message: func(s *getty.Session[[]byte], p []byte) {
-			if err := s.Write(p); err != nil && !errors.Is(err, getty.ErrSessionClosed) {
-				s.Close() //nolint:errcheck // the session is ending; the load generator reports it
-			}
-		},
-	}
 }
 
 func printSummary(w io.Writer, r *loadgen.Result) {
