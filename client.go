@@ -78,8 +78,12 @@ func (c *Client[T]) connect() (*Session[T], error) {
 	conn, err := c.d.Dial(ctx)
 	cancel()
 	if err != nil {
-		c.e.counters.rejected.Add(1)
-		return nil, &OpError{Op: "dial", Err: err}
+		c.e.counters.dialFailed.Add(1)
+		err = &OpError{Op: "dial", Err: err}
+		if c.e.obs != nil {
+			c.e.obs.OnRefuse(nil, err)
+		}
+		return nil, err
 	}
 	c.e.counters.accepted.Add(1)
 	s, err := newSession(c.e, conn)

@@ -22,8 +22,18 @@ const (
 // Options are the session settings shared by servers and clients. The zero
 // value is ready to use: every zero field takes the default it documents.
 type Options struct {
-	// Logger receives structured logs. Default: discard.
+	// Logger receives structured logs. Default: discard. Every line about a
+	// session carries the fields "session" (its id), "remote" and
+	// "transport". The engine logs session opens and closes (with cause and
+	// counters) at Debug, and at Warn or Error only what no callback
+	// reports: handler panics, accept retries, refused connections, failed
+	// reconnects.
 	Logger *slog.Logger
+
+	// Observer, when set, is called on session events for metrics and
+	// tracing (package metrics/prometheus has one). Default nil: no hooks,
+	// no cost.
+	Observer Observer
 
 	// MaxPackageSize caps one encoded package (and one transport message),
 	// checked before allocation. Default DefaultMaxPackageSize (4 MiB).
@@ -61,14 +71,39 @@ type Options struct {
 	MaxWriteBacklog int
 	BlockOnBacklog  bool
 
-	// TaskPool, when set, runs OnMessage and OnCron on the pool instead of
-	// the read loop. See TaskPool for ordering.
+	// TaskPool, when set, runs OnMessage (OnPacket), OnCron and the reports
+	// of non-fatal errors on the pool instead of the read loop. Default nil:
+	// the read loop calls the handler itself. See TaskPool for ordering,
+	// back-pressure and shutdown.
 	TaskPool TaskPool
 }
 
-// TaskPool runs handler work away from the read loop. Sessions submit with
-// their id as key; a pool that runs tasks of one key in submission order
-// keeps every session's callbacks ordered and never concurrent.
+// TaskPool runs handler work away from the read loop; package taskpool has
+// one. A session submits a task per package, per cron tick and per non-fatal
+// error, all with one key: its id mixed with a random number of its server
+// or client, so that sessions of several servers and clients sharing a pool
+// do not share keys.
+//
+//   - A pool that runs one key's tasks in submission order and never two at
+//     once (taskpool's Ordered and KeyHash modes) keeps each session's
+//     callbacks ordered and apart, as without a pool. With any other pool a
+//     session's callbacks may run out of order and at the same time.
+//   - Submit may block: the read loop then stops reading, and TCP flow
+//     control pushes back on the peer. An error from Submit ends a stream
+//     or message session (an *OpError wrapping it); a packet session drops
+//     the datagram instead.
+//   - Cron ticks come from the shared timing wheel, which must not block:
+//     they go through TrySubmit(key uint64, task func()) error when the
+//     pool has it (it must never block nor run the task in the caller),
+//     else through Submit on a short-lived goroutine. A refused tick is
+//     skipped.
+//   - Packages of a codec that implements Detacher are detached before they
+//     are queued. OnOpen runs before any task; the packages read before the
+//     peer closed (or a read failed) are handled before the session closes;
+//     OnClose runs after every task of the session has returned. Tasks that
+//     start after the session began closing skip the handler.
+//   - The pool must outlive the servers and clients that use it: close it
+//     after their Shutdown or Close has returned.
 type TaskPool interface {
 	Submit(key uint64, task func()) error
 }

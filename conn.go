@@ -70,6 +70,17 @@ type MessageConn interface {
 	WriteMessages(ms []Message) error
 }
 
+// MessageLimiter is implemented by message connections that cannot send a
+// message over some size (a Unix datagram is bounded by the socket's send
+// buffer). The session checks every message against it before queueing, so
+// a message that is too large fails its own Write with the returned error
+// (which should say the size and the limit) and the session stays usable.
+type MessageLimiter interface {
+	// CheckMessageSize returns nil if a message of n bytes can be sent, or
+	// the error that refuses it.
+	CheckMessageSize(n int) error
+}
+
 // PacketConn is a MessageConn without delivery guarantees (UDP, Unix
 // datagram). On a packet session, a message that fails to decode is reported
 // and dropped instead of ending the session, and Write needs a destination
@@ -80,11 +91,43 @@ type PacketConn interface {
 	Connected() bool
 }
 
+// BufferedReader is implemented by message connections that receive several
+// messages per system call. Buffered reports how many received messages the
+// next ReadMessage calls return without blocking. While it is not zero, the
+// session holds back the writes its handler makes and sends them in one
+// batch after the last buffered message.
+type BufferedReader interface {
+	Buffered() int
+}
+
 // Handshaker is implemented by connections with a handshake to finish before
 // the session opens (crypto/tls.Conn is one). The session calls it with a
 // context bounded by HandshakeTimeout.
 type Handshaker interface {
 	HandshakeContext(ctx context.Context) error
+}
+
+// Pinger is implemented by connections whose protocol has a keepalive probe
+// (WebSocket ping and pong). When ReadTimeout is set, a session pings a peer
+// that has sent nothing for half of ReadTimeout and counts the answer as a
+// read, so a peer that answers neither data nor pings is closed with
+// ErrReadTimeout once ReadTimeout has passed.
+type Pinger interface {
+	// Ping sends one probe. The session calls it on a goroutine of its own,
+	// never concurrently with itself; it may block until the probe is
+	// written.
+	Ping() error
+	// LastPong reports when the connection last heard from its peer outside
+	// of data messages (a pong, a ping), or the zero time.
+	LastPong() time.Time
+}
+
+// CauseCloser is implemented by connections whose protocol can tell the peer
+// why they close (a WebSocket close frame with a status code). When a
+// session ends it calls CloseWithCause with the session's cause (Session.Err)
+// instead of Close. It may spend a bounded time on a closing handshake.
+type CauseCloser interface {
+	CloseWithCause(cause error) error
 }
 
 // Listener yields connections to a Server.

@@ -1,10 +1,13 @@
 package getty
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gettynet/getty/internal/bufpool"
 	"github.com/gettynet/getty/internal/timewheel"
@@ -21,9 +24,14 @@ type endpoint[T any] struct {
 	pktHandler PacketHandler[T]
 	opts       Options
 	log        *slog.Logger
+	obs        Observer // nil: no hooks
 	wheel      *timewheel.Wheel
 	bufs       bufpool.Pool
 	nextID     atomic.Uint64
+	// keySalt makes the TaskPool keys of this endpoint's sessions differ
+	// from those of other servers and clients sharing the pool (their ids
+	// all count from 1), so that they do not share mailboxes or workers.
+	keySalt uint64
 
 	mu       sync.Mutex // guards sessions, closed
 	sessions map[uint64]*Session[T]
@@ -48,7 +56,9 @@ func newEndpoint[T any](codec Codec[T], h Handler[T], o Options) (*endpoint[T], 
 		handler:  h,
 		opts:     o,
 		log:      o.Logger,
+		obs:      o.Observer,
 		sessions: make(map[uint64]*Session[T]),
+		keySalt:  rand.Uint64(),
 	}
 	e.msgCodec, _ = codec.(MessageCodec[T])
 	e.detacher, _ = codec.(Detacher[T])
@@ -62,22 +72,59 @@ func (e *endpoint[T]) register(s *Session[T]) {
 	e.sessions[s.id] = s
 	closed := e.closed
 	e.mu.Unlock()
-	e.counters.opened.Add(1)
 	if closed != nil {
 		s.closeWith(closed, true)
 	}
 }
 
+// opened counts a session whose handshake succeeded, just before OnOpen.
+func (e *endpoint[T]) opened(s *Session[T]) {
+	e.counters.opened.Add(1)
+	if e.logEnabled(slog.LevelDebug) {
+		e.log.Debug("getty: session open", s.logArgs("local", addrString(s.conn.LocalAddr()))...)
+	}
+	if e.obs != nil {
+		e.obs.OnOpen(s)
+	}
+}
+
+// unregister removes a finished session and moves its counters to the
+// endpoint's. It runs once per session, after OnClose.
 func (e *endpoint[T]) unregister(s *Session[T], cause error) {
 	e.mu.Lock()
 	delete(e.sessions, s.id)
-	e.mu.Unlock()
-	e.counters.closed.Add(1)
 	e.counters.bytesIn.Add(s.bytesIn.Load())
 	e.counters.bytesOut.Add(s.bytesOut.Load())
 	e.counters.pkgsIn.Add(s.pkgsIn.Load())
 	e.counters.pkgsOut.Add(s.pkgsOut.Load())
-	e.log.Debug("getty: session closed", "session", s.id, "remote", addrString(s.conn.RemoteAddr()), "cause", cause)
+	e.mu.Unlock()
+	if !s.opened {
+		// The handshake failed (or was cut short): the session never
+		// opened, and its error reached no handler.
+		e.counters.handshakeFailed.Add(1)
+		if e.logEnabled(slog.LevelDebug) {
+			e.log.Debug("getty: handshake failed", s.logArgs("err", cause)...)
+		}
+		if e.obs != nil {
+			var op *OpError
+			if !errors.As(cause, &op) || op.Op != "handshake" {
+				cause = &OpError{Op: "handshake", Session: s.id, Addr: s.conn.RemoteAddr(), Err: cause}
+			}
+			e.obs.OnError(s, cause)
+		}
+		return
+	}
+	class := CauseOf(cause)
+	e.counters.closed[class].Add(1)
+	if e.logEnabled(slog.LevelDebug) {
+		st := s.Stats()
+		e.log.Debug("getty: session closed", s.logArgs("cause", class.String(), "err", cause,
+			"bytes_in", st.BytesIn, "bytes_out", st.BytesOut, "packages_in", st.PackagesIn, "packages_out", st.PackagesOut,
+			"duration", time.Since(st.Started))...)
+	}
+	if e.obs != nil {
+		e.obs.OnClose(s, class, cause)
+	}
 }
 
 // closeAll closes every live session, and every session that registers
@@ -112,14 +159,23 @@ func (e *endpoint[T]) each(f func(*Session[T]) bool) {
 	}
 }
 
+// stats sums the endpoint's counters and those of its live sessions. The
+// byte and package counts are read under e.mu, as unregister moves them, so
+// that a closing session is counted exactly once.
 func (e *endpoint[T]) stats() Stats {
+	e.mu.Lock()
 	st := e.counters.snapshot()
-	e.each(func(s *Session[T]) bool {
+	live := make([]*Session[T], 0, len(e.sessions))
+	for _, s := range e.sessions {
 		st.BytesIn += s.bytesIn.Load()
 		st.BytesOut += s.bytesOut.Load()
 		st.PackagesIn += s.pkgsIn.Load()
 		st.PackagesOut += s.pkgsOut.Load()
-		return true
-	})
+		live = append(live, s)
+	}
+	e.mu.Unlock()
+	for _, s := range live {
+		st.Backlog += int64(s.w.backlog())
+	}
 	return st
 }

@@ -64,7 +64,7 @@ func (greeter) OnMessage(s *getty.Session[[]byte], line []byte) {
 func ExampleNewServer() {
 	srv, err := getty.NewServer(delim.Lines(), greeter{}, &getty.ServerOptions{
 		Options: getty.Options{
-			ReadTimeout: time.Minute,     // close peers silent for a minute
+			ReadTimeout: time.Minute,      // close peers silent for a minute
 			CronPeriod:  20 * time.Second, // heartbeat period
 		},
 		MaxSessions: 10000,

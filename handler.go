@@ -7,9 +7,12 @@ import "net"
 //
 // For one session, callbacks never run concurrently with each other: OnOpen
 // runs first, then OnMessage, OnCron and OnError in the order things happen,
-// then OnClose exactly once. Different sessions run their callbacks in
+// then OnClose exactly once. (With a TaskPool that does not keep each key's
+// tasks in order, OnMessage, OnCron and OnError calls of one session may
+// overlap; see TaskPool.) Different sessions run their callbacks in
 // parallel. Callbacks may call any Session method, including Close and
-// Write; a callback that blocks delays the session's reading.
+// Write; a callback that blocks delays the session's reading (or, with a
+// TaskPool, the session's later callbacks and a worker of the pool).
 type Handler[T any] interface {
 	// OnOpen runs before the session reads anything. A non-nil error rejects
 	// the session: it is closed with a cause wrapping ErrRejected and OnClose
@@ -56,10 +59,13 @@ func (NopHandler[T]) OnError(*Session[T], error) {}
 // OnClose does nothing.
 func (NopHandler[T]) OnClose(*Session[T]) {}
 
-// HandlerFuncs adapts functions to a Handler. Nil fields do nothing.
+// HandlerFuncs adapts functions to a Handler (and a PacketHandler). Nil
+// fields do nothing, except Packet: when it is nil, packages that came with
+// an address go to Message.
 type HandlerFuncs[T any] struct {
 	Open    func(s *Session[T]) error
 	Message func(s *Session[T], pkg T)
+	Packet  func(s *Session[T], pkg T, from net.Addr)
 	Cron    func(s *Session[T])
 	Error   func(s *Session[T], err error)
 	Close   func(s *Session[T])
@@ -76,6 +82,16 @@ func (h HandlerFuncs[T]) OnOpen(s *Session[T]) error {
 // OnMessage calls h.Message.
 func (h HandlerFuncs[T]) OnMessage(s *Session[T], pkg T) {
 	if h.Message != nil {
+		h.Message(s, pkg)
+	}
+}
+
+// OnPacket calls h.Packet, or h.Message when Packet is nil.
+func (h HandlerFuncs[T]) OnPacket(s *Session[T], pkg T, from net.Addr) {
+	switch {
+	case h.Packet != nil:
+		h.Packet(s, pkg, from)
+	case h.Message != nil:
 		h.Message(s, pkg)
 	}
 }

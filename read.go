@@ -4,7 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"time"
+
+	"github.com/gettynet/getty/internal/rawio"
 )
 
 // smallReadsToShrink is how many consecutive small reads (under 1/8 of the
@@ -26,7 +30,7 @@ func (s *Session[T]) readStream() error {
 		e.bufs.Put(bp)
 		bp, buf = nb, nbuf
 	}
-	rd := newRawReader(s.stream, &e.bufs)
+	rd := rawio.NewReader(s.stream, &e.bufs)
 	r, w, small := 0, 0, 0
 	for {
 		if w == len(buf) {
@@ -53,7 +57,7 @@ func (s *Session[T]) readStream() error {
 			// Nothing buffered: hold no buffer while the peer is silent.
 			size := len(buf)
 			e.bufs.Put(bp)
-			bp, n, err = rd.read(size)
+			bp, n, err = rd.Read(size)
 			if bp == nil {
 				bp = e.bufs.Get(size)
 			}
@@ -66,7 +70,14 @@ func (s *Session[T]) readStream() error {
 			w += n
 			s.bytesIn.Add(uint64(n))
 			s.lastRead.Store(e.wheel.Now())
+			var before uint64
+			if e.obs != nil {
+				before = s.pkgsIn.Load()
+			}
 			used, derr := s.consume(buf[r:w])
+			if e.obs != nil {
+				e.obs.OnRead(s, n, int(s.pkgsIn.Load()-before))
+			}
 			r += used
 			if derr != nil {
 				return derr
@@ -129,7 +140,7 @@ func (s *Session[T]) consume(data []byte) (used int, err error) {
 				Err: fmt.Errorf("%w: codec used %d of %d bytes", ErrBadPackage, n, len(data)-used)}
 		}
 		used += n
-		if !corked && used < len(data) {
+		if !corked && used < len(data) && e.opts.TaskPool == nil {
 			s.w.cork()
 			corked = true
 		}
@@ -138,10 +149,25 @@ func (s *Session[T]) consume(data []byte) (used int, err error) {
 	return used, nil
 }
 
-// readMessages is the read loop of message and packet sessions.
+// readMessages is the read loop of message and packet sessions. When the
+// transport received several messages at once (BufferedReader), the writer
+// stays corked until the last of them is dispatched, so that the replies to
+// one batch leave in one batch. (With a TaskPool the tasks cork instead:
+// the read loop may block in Submit, and must not hold replies meanwhile.)
 func (s *Session[T]) readMessages() error {
 	e := s.e
+	br, _ := s.msgc.(BufferedReader)
+	held := false
+	defer func() {
+		if held {
+			s.w.uncork()
+		}
+	}()
 	for {
+		if held && br.Buffered() == 0 {
+			s.w.uncork() // the next read may block: send what the batch produced
+			held = false
+		}
 		m, err := s.msgc.ReadMessage(e.opts.MaxPackageSize)
 		if err != nil {
 			var pe *PacketError
@@ -151,9 +177,21 @@ func (s *Session[T]) readMessages() error {
 			}
 			return err
 		}
+		if !held && br != nil && br.Buffered() > 0 && e.opts.TaskPool == nil {
+			s.w.cork()
+			held = true
+		}
 		s.bytesIn.Add(uint64(len(m.Data)))
 		s.lastRead.Store(e.wheel.Now())
-		if err := s.consumeMessage(m); err != nil {
+		var before uint64
+		if e.obs != nil {
+			before = s.pkgsIn.Load()
+		}
+		err = s.consumeMessage(m, held)
+		if e.obs != nil {
+			e.obs.OnRead(s, len(m.Data), int(s.pkgsIn.Load()-before))
+		}
+		if err != nil {
 			if s.pktc == nil {
 				return err
 			}
@@ -166,7 +204,8 @@ func (s *Session[T]) readMessages() error {
 }
 
 // consumeMessage decodes the packages of one message and dispatches them.
-func (s *Session[T]) consumeMessage(m Message) error {
+// held says the caller keeps the writer corked already.
+func (s *Session[T]) consumeMessage(m Message, held bool) error {
 	e := s.e
 	if e.opts.TaskPool == nil {
 		s.cb.Lock()
@@ -180,9 +219,9 @@ func (s *Session[T]) consumeMessage(m Message) error {
 		s.deliver(pkg, m.Addr)
 		return nil
 	}
-	corked := false
+	corked := held
 	defer func() {
-		if corked {
+		if corked && !held {
 			s.w.uncork()
 		}
 	}()
@@ -196,7 +235,7 @@ func (s *Session[T]) consumeMessage(m Message) error {
 			return &OpError{Op: "decode", Session: s.id, Addr: m.Addr, Err: err}
 		}
 		data = data[n:]
-		if !corked && len(data) > 0 {
+		if !corked && len(data) > 0 && e.opts.TaskPool == nil {
 			s.w.cork()
 			corked = true
 		}
@@ -206,6 +245,9 @@ func (s *Session[T]) consumeMessage(m Message) error {
 }
 
 // deliver hands one package to the handler, inline or through the pool.
+// Inline, the read loop corks the session's writes while it dispatches the
+// packages of one read; with a pool, the tasks cork them while more of the
+// session's packages wait in its inbox (see inbox.pop).
 func (s *Session[T]) deliver(pkg T, from net.Addr) {
 	s.pkgsIn.Add(1)
 	e := s.e
@@ -213,26 +255,48 @@ func (s *Session[T]) deliver(pkg T, from net.Addr) {
 		if e.detacher != nil {
 			pkg = e.detacher.Detach(pkg)
 		}
-		s.tasks.Add(1)
-		err := pool.Submit(s.id, func() {
-			defer s.tasks.Done()
-			if s.closing.Load() {
-				return
-			}
-			if err := s.safeCall(func() error { e.dispatch(s, pkg, from); return nil }); err != nil {
-				s.closeWith(err, true)
-			}
-		})
-		if err != nil {
-			s.tasks.Done()
-			s.closeWith(&OpError{Op: "dispatch", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}, true)
+		s.inbox.push(pkg, from)
+		s.readTasks.Add(1)
+		if err := pool.Submit(s.poolKey, s.runPkg); err != nil {
+			s.inbox.dropNewest(&s.w)
+			s.readTasks.Done()
+			s.refused(err, from)
 		}
 		return
 	}
 	e.dispatch(s, pkg, from)
 }
 
+// refused handles a package the pool would not take (full under the Fail
+// policy, or closed). A stream or message session cannot skip a package, so
+// it ends; a packet session drops the datagram, as the network might have,
+// and goes on.
+func (s *Session[T]) refused(err error, from net.Addr) {
+	if s.pktc == nil {
+		s.closeWith(&OpError{Op: "dispatch", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}, true)
+		return
+	}
+	s.e.log.Debug("getty: packet dropped: the task pool refused it", "session", s.id, "from", addrString(from), "err", err)
+}
+
+// runPooled is the pooled task of a session: it handles the oldest package
+// of the inbox.
+func (s *Session[T]) runPooled() {
+	defer s.readTasks.Done()
+	pkg, from := s.inbox.pop(&s.w)
+	defer s.inbox.uncorkIfDrained(&s.w)
+	if s.closing.Load() {
+		return
+	}
+	if err := s.safeCall(func() error { s.e.dispatch(s, pkg, from); return nil }); err != nil {
+		s.closeWith(err, true)
+	}
+}
+
 func (e *endpoint[T]) dispatch(s *Session[T], pkg T, from net.Addr) {
+	if e.obs != nil {
+		defer e.observeHandle(s, time.Now())
+	}
 	if from != nil && e.pktHandler != nil {
 		e.pktHandler.OnPacket(s, pkg, from)
 		return
@@ -243,19 +307,30 @@ func (e *endpoint[T]) dispatch(s *Session[T], pkg T, from net.Addr) {
 // report passes a non-fatal error to OnError, serialized with the other
 // callbacks.
 func (s *Session[T]) report(err error) {
-	s.e.log.Debug("getty: packet dropped", "session", s.id, "err", err)
+	if s.e.obs != nil {
+		s.e.obs.OnError(s, err)
+	}
+	if s.e.logEnabled(slog.LevelDebug) {
+		s.e.log.Debug("getty: packet dropped", s.logArgs("err", err)...)
+	}
 	if s.e.opts.TaskPool == nil {
 		s.cb.Lock()
 		defer s.cb.Unlock()
 		s.e.handler.OnError(s, err)
 		return
 	}
-	s.tasks.Add(1)
-	if perr := s.e.opts.TaskPool.Submit(s.id, func() {
-		defer s.tasks.Done()
-		s.e.handler.OnError(s, err)
+	s.readTasks.Add(1)
+	if perr := s.e.opts.TaskPool.Submit(s.poolKey, func() {
+		defer s.readTasks.Done()
+		if s.closing.Load() {
+			return
+		}
+		// A panic ends the session, as it does on the inline path.
+		if perr := s.safeCall(func() error { s.e.handler.OnError(s, err); return nil }); perr != nil {
+			s.closeWith(perr, true)
+		}
 	}); perr != nil {
-		s.tasks.Done()
+		s.readTasks.Done()
 	}
 }
 

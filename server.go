@@ -105,8 +105,12 @@ func (srv *Server[T]) start(c Conn) bool {
 	e.counters.accepted.Add(1)
 	if n := srv.active.Add(1); srv.maxSessions > 0 && n > srv.maxSessions {
 		srv.active.Add(-1)
-		e.counters.rejected.Add(1)
-		e.log.Warn("getty: session limit reached; connection refused", "remote", addrString(c.RemoteAddr()), "limit", srv.maxSessions, "err", ErrTooManySessions)
+		e.counters.rejectedLimit.Add(1)
+		e.log.Warn("getty: session limit reached; connection refused", "remote", addrString(c.RemoteAddr()),
+			"transport", TransportName(c), "limit", srv.maxSessions, "err", ErrTooManySessions)
+		if e.obs != nil {
+			e.obs.OnRefuse(c.RemoteAddr(), ErrTooManySessions)
+		}
 		closeQuietly(c, e)
 		return false
 	}
@@ -124,7 +128,7 @@ func (srv *Server[T]) start(c Conn) bool {
 		defer srv.active.Add(-1)
 		s, err := newSession(e, c)
 		if err != nil {
-			e.log.Error("getty: unusable connection", "err", err)
+			e.log.Error("getty: unusable connection", "remote", addrString(c.RemoteAddr()), "err", err)
 			closeQuietly(c, e)
 			return
 		}

@@ -22,9 +22,10 @@ type Session[T any] struct {
 	e      *endpoint[T]
 	id     uint64
 	conn   Conn
-	stream net.Conn    // set for stream transports
-	msgc   MessageConn // set for message transports
-	pktc   PacketConn  // set for packet transports (msgc too)
+	stream net.Conn       // set for stream transports
+	msgc   MessageConn    // set for message transports
+	pktc   PacketConn     // set for packet transports (msgc too)
+	limit  MessageLimiter // set for message transports with a size limit
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -54,7 +55,14 @@ type Session[T any] struct {
 	cronMu     sync.Mutex // guards finished, and cronWG.Add against Wait
 	finished   bool
 	cronBusy   atomic.Bool
-	tasks      sync.WaitGroup // cron goroutines and pooled tasks
+	cronTask   func()         // s.runCron, bound once
+	tasks      sync.WaitGroup // cron goroutines and pooled cron ticks
+	readTasks  sync.WaitGroup // pooled tasks submitted by the read loop
+
+	inbox    inbox[T] // packages handed to the TaskPool
+	runPkg   func()   // s.runPooled, bound once: the task submitted per package
+	poolKey  uint64   // the TaskPool key: id ^ the endpoint's keySalt
+	pingBusy atomic.Bool
 }
 
 // aLongTimeAgo is a deadline in the past: setting it wakes blocked I/O.
@@ -65,6 +73,7 @@ func newSession[T any](e *endpoint[T], conn Conn) (*Session[T], error) {
 	switch c := conn.(type) {
 	case MessageConn:
 		s.msgc = c
+		s.limit, _ = c.(MessageLimiter)
 		if p, ok := c.(PacketConn); ok {
 			s.pktc = p
 		}
@@ -74,11 +83,15 @@ func newSession[T any](e *endpoint[T], conn Conn) (*Session[T], error) {
 		return nil, fmt.Errorf("%w: connection %T is neither a net.Conn nor a MessageConn", ErrInvalidOptions, conn)
 	}
 	s.id = e.nextID.Add(1)
+	s.poolKey = s.id ^ e.keySalt
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	now := e.wheel.Now()
 	s.lastRead.Store(now)
 	s.lastWrite.Store(now)
 	s.w.init(s)
+	if e.opts.TaskPool != nil {
+		s.runPkg = s.runPooled
+	}
 	if o := &e.opts; o.WriteTimeout > 0 {
 		s.writeTimer = e.wheel.NewTimer(s.w.onWatchdog)
 	}
@@ -191,6 +204,7 @@ func (s *Session[T]) open() error {
 		return err
 	}
 	s.opened = true
+	s.e.opened(s)
 	err := s.safeCall(func() error { return s.e.handler.OnOpen(s) })
 	if err != nil {
 		if !errors.Is(err, ErrPanic) {
@@ -239,11 +253,15 @@ func (s *Session[T]) serve() {
 	} else {
 		err = s.readMessages()
 	}
+	// With a pool, the packages read so far may still be queued: handle
+	// them (while the session can still reply) before a peer's close or a
+	// read error ends the session, as the inline path does.
+	s.readTasks.Wait()
 	s.closeWith(s.readCause(err))
 }
 
 func (s *Session[T]) panicError(r any) error {
-	s.e.log.Error("getty: handler panicked", "session", s.id, "panic", r, "stack", string(debug.Stack()))
+	s.e.log.Error("getty: handler panicked", s.logArgs("panic", r, "stack", string(debug.Stack()))...)
 	return fmt.Errorf("%w: %v", ErrPanic, r)
 }
 
@@ -263,15 +281,25 @@ func (s *Session[T]) safeCall(f func() error) (err error) {
 // goroutine.
 func (s *Session[T]) finish() {
 	s.stopTimers()
+	s.readTasks.Wait()
 	s.tasks.Wait()
 	s.w.drain()
-	if err := s.conn.Close(); err != nil {
+	cause := s.Err()
+	var err error
+	if cc, ok := s.conn.(CauseCloser); ok {
+		err = cc.CloseWithCause(cause)
+	} else {
+		err = s.conn.Close()
+	}
+	if err != nil {
 		s.e.log.Debug("getty: closing connection", "session", s.id, "err", err)
 	}
 	s.w.release()
-	cause := s.Err()
 	if s.opened {
 		if !isQuietCause(cause) {
+			if s.e.obs != nil {
+				s.e.obs.OnError(s, cause)
+			}
 			s.safeCall(func() error { s.e.handler.OnError(s, cause); return nil }) //nolint:errcheck // a panic here is logged by safeCall
 		}
 		s.safeCall(func() error { s.e.handler.OnClose(s); return nil }) //nolint:errcheck // a panic here is logged by safeCall

@@ -11,9 +11,14 @@ func (s *Session[T]) startTimers() {
 	o := &s.e.opts
 	if o.ReadTimeout > 0 {
 		s.readTimer = s.e.wheel.NewTimer(s.onReadTimer)
-		s.readTimer.Schedule(o.ReadTimeout)
+		first := o.ReadTimeout
+		if _, ok := s.conn.(Pinger); ok {
+			first /= 2 // time for the first keepalive probe
+		}
+		s.readTimer.Schedule(first)
 	}
 	if o.CronPeriod > 0 {
+		s.cronTask = s.runCron
 		s.cronTimer = s.e.wheel.NewTimer(s.onCronTimer)
 		s.cronTimer.Schedule(o.CronPeriod)
 	}
@@ -37,13 +42,51 @@ func (s *Session[T]) onReadTimer() {
 	if s.closing.Load() {
 		return
 	}
-	idle := time.Duration(s.e.wheel.Now() - s.lastRead.Load())
+	now := s.e.wheel.Now()
+	last := s.lastRead.Load()
+	p, pinger := s.conn.(Pinger)
+	if pinger {
+		if pong := p.LastPong(); !pong.IsZero() && pong.UnixNano() > last {
+			last = pong.UnixNano()
+		}
+	}
+	idle := time.Duration(now - last)
 	timeout := s.e.opts.ReadTimeout
 	if idle >= timeout {
 		s.closeWith(ErrReadTimeout, true)
 		return
 	}
+	if !pinger {
+		s.readTimer.Schedule(timeout - idle)
+		return
+	}
+	if half := timeout / 2; idle < half {
+		s.readTimer.Schedule(half - idle)
+		return
+	}
+	// Read-idle for half of ReadTimeout: probe the peer, and look again when
+	// the timeout would expire.
+	s.ping(p)
 	s.readTimer.Schedule(timeout - idle)
+}
+
+// ping runs one keepalive probe on its own goroutine (a probe may block on a
+// full socket buffer; wheel callbacks must not). It skips the probe while the
+// previous one is still being written.
+func (s *Session[T]) ping(p Pinger) {
+	s.cronMu.Lock()
+	defer s.cronMu.Unlock()
+	if s.finished || s.pingBusy.Swap(true) {
+		return
+	}
+	s.tasks.Add(1)
+	go func() {
+		defer s.tasks.Done()
+		defer s.pingBusy.Store(false)
+		if err := p.Ping(); err != nil {
+			s.e.log.Debug("getty: ping failed", "session", s.id, "err", err)
+		}
+	}()
 }
 
 func (s *Session[T]) onCronTimer() {
@@ -57,16 +100,32 @@ func (s *Session[T]) onCronTimer() {
 		return // the previous OnCron is still running: skip this tick
 	}
 	s.tasks.Add(1)
-	if pool := s.e.opts.TaskPool; pool != nil {
-		if err := pool.Submit(s.id, s.runCron); err == nil {
-			return
-		}
-		// The pool refused the tick: skip it rather than block the wheel.
-		s.cronBusy.Store(false)
-		s.tasks.Done()
+	pool := s.e.opts.TaskPool
+	if pool == nil {
+		go s.runCron()
 		return
 	}
-	go s.runCron()
+	// The wheel must not block (a full pool under the Block policy) nor run
+	// the handler itself (RunInCaller): submit without blocking if the pool
+	// can, else from a goroutine of the session.
+	if tp, ok := pool.(interface {
+		TrySubmit(key uint64, task func()) error
+	}); ok {
+		if tp.TrySubmit(s.poolKey, s.cronTask) != nil {
+			s.skipCron() // the pool is full: skip this tick
+		}
+		return
+	}
+	go func() {
+		if pool.Submit(s.poolKey, s.cronTask) != nil {
+			s.skipCron()
+		}
+	}()
+}
+
+func (s *Session[T]) skipCron() {
+	s.cronBusy.Store(false)
+	s.tasks.Done()
 }
 
 func (s *Session[T]) runCron() {

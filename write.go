@@ -16,8 +16,8 @@ import (
 // dispatch ends (or when the queue passes corkLimit).
 
 const (
-	corkLimit = 64 << 10 // flush a corked queue past this many bytes
-	keepCap   = 64 << 10 // keep a spare write buffer up to this capacity
+	corkLimit = 64 << 10      // flush a corked queue past this many bytes
+	keepCap   = 2 * corkLimit // keep a spare write buffer up to this capacity: a corked batch ends past corkLimit
 )
 
 // span marks the end of one message in a queued batch (message transports).
@@ -157,22 +157,36 @@ func (w *writer[T]) writePkg(pkg T, addr net.Addr) error {
 	if err == nil && len(*out)-start > s.e.opts.MaxPackageSize {
 		err = fmt.Errorf("%w: encoded package is %d bytes, the limit is %d", ErrMessageTooLarge, len(*out)-start, s.e.opts.MaxPackageSize)
 	}
+	op := "encode"
+	if err == nil && s.limit != nil {
+		op = "write"
+		err = s.limit.CheckMessageSize(len(*out) - start)
+	}
 	if err != nil {
 		*out = (*out)[:start]
 		w.mu.Unlock()
-		return &OpError{Op: "encode", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}
+		return &OpError{Op: op, Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}
 	}
 	return w.commitLocked(kind, addr)
 }
 
 func (w *writer[T]) writeRaw(bufs [][]byte) error {
 	s := w.s
+	if s.limit != nil {
+		n := 0
+		for _, b := range bufs {
+			n += len(b)
+		}
+		if err := s.limit.CheckMessageSize(n); err != nil {
+			return &OpError{Op: "write", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}
+		}
+	}
 	w.mu.Lock()
 	if err := w.admitLocked(); err != nil {
 		w.mu.Unlock()
 		return err
 	}
-	if s.stream != nil && !w.flushing && !w.corked && (w.out == nil || len(*w.out) == 0) && len(bufs) <= maxIovecs {
+	if s.stream != nil && !w.flushing && !w.corked && w.pkgs == 0 && len(bufs) <= maxIovecs {
 		return w.flushDirectLocked(bufs)
 	}
 	out := w.buf()
@@ -218,6 +232,7 @@ func (w *writer[T]) flushDirectLocked(bufs [][]byte) error {
 		clear(w.vec[:cap(w.vec)])
 		n = total
 	}
+	w.observeWrite(err, n, total, 1)
 	w.mu.Lock()
 	if err == nil && n < total {
 		// Keep the unwritten rest (the caller may reuse bufs) and let a
@@ -248,7 +263,7 @@ func (w *writer[T]) flushDirectLocked(bufs [][]byte) error {
 // returns.
 func (w *writer[T]) flushLocked() error {
 	w.flushing = true
-	for w.out != nil && len(*w.out) > 0 && !w.broken {
+	for w.pkgs > 0 && !w.broken { // pkgs, not bytes: an empty datagram is a message too
 		buf, spans, pkgs := w.out, w.spans, w.pkgs
 		w.out, w.spans, w.pkgs = nil, w.spareSpans[:0], 0
 		w.inflight = len(*buf)
@@ -264,6 +279,7 @@ func (w *writer[T]) flushLocked() error {
 			err = w.send(*buf, spans)
 			n = len(*buf)
 		}
+		w.observeWrite(err, n, len(*buf), pkgs)
 		w.mu.Lock()
 		if err == nil && n < len(*buf) {
 			w.s.bytesOut.Add(uint64(n))
@@ -302,6 +318,7 @@ func (w *writer[T]) flushAsync(head *[]byte, pkgs int) {
 	w.beginLocked()
 	w.mu.Unlock()
 	_, err := w.s.stream.Write(*head)
+	w.observeWrite(err, len(*head), len(*head), pkgs)
 	w.mu.Lock()
 	err = w.endLocked(len(*head), pkgs, err)
 	w.recycleLocked(head, nil)
@@ -394,7 +411,7 @@ func (w *writer[T]) cork() {
 func (w *writer[T]) uncork() {
 	w.mu.Lock()
 	w.corked = false
-	if w.flushing || w.out == nil || len(*w.out) == 0 || w.broken {
+	if w.flushing || w.pkgs == 0 || w.broken {
 		w.mu.Unlock()
 		return
 	}
@@ -448,7 +465,7 @@ func (w *writer[T]) drain() {
 		w.cond.Wait()
 		w.waiters--
 	}
-	if !w.broken && w.out != nil && len(*w.out) > 0 {
+	if !w.broken && w.pkgs > 0 {
 		w.flushLocked() //nolint:errcheck // the session is closing; the error is its cause if it was first
 	} else {
 		w.mu.Unlock()

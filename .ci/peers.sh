@@ -2,4 +2,4 @@
 # Installs npm peers into testdata/node (never into the library). Called by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exit 0
+transport/ws/testdata/node/install.sh

@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -38,6 +38,8 @@ type benchFlags struct {
 	warmup    time.Duration
 	rate      float64
 	json      bool
+	// compress holds --compress and --compress-level (compress.go).
+	compress endpointFlags
 }
 
 func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -52,6 +54,7 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "warm-up before the measured window")
 	fs.Float64Var(&f.rate, "rate", 0, "open loop: frames per second in total (0: closed loop)")
 	fs.BoolVar(&f.json, "json", false, "print the result as JSON")
+	addCompressFlags(fs, &f.compress)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -62,6 +65,9 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
+	if err := f.compress.checkCompress(t); err != nil {
+		return err
+	}
 	target, stop, err := f.target(t)
 	if err != nil {
 		return err
@@ -70,6 +76,9 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	ef := endpointFlags{transport: f.transport, addr: target}
 	d, err := t.dialer(&ef)
 	if err != nil {
+		return err
+	}
+	if d, err = f.compress.compressDialer(d); err != nil {
 		return err
 	}
 	server := "external server at " + target
@@ -146,7 +155,11 @@ func (f *benchFlags) describe() string {
 	if f.rate > 0 {
 		mode = fmt.Sprintf("open loop at %s frames/s", group(f.rate))
 	}
-	return fmt.Sprintf("%d connections, %d B payload, %s, %v warm-up, %v measured", f.conns, f.size, mode, f.warmup, f.duration)
+	desc := fmt.Sprintf("%d connections, %d B payload, %s, %v warm-up, %v measured", f.conns, f.size, mode, f.warmup, f.duration)
+	if c := f.compress.compress; c != "" && c != "none" {
+		desc += ", compress " + c
+	}
+	return desc
 }
 
 // target returns the address to drive: --addr, or that of an embedded echo
@@ -161,11 +174,14 @@ func (f *benchFlags) target(t transport) (addr string, stop func(), err error) {
 	}
 	ef := endpointFlags{transport: f.transport, addr: t.ephemeral(dir)}
 	l, err := t.listen(&ef)
+	if err == nil {
+		l, err = f.compress.compressListener(l)
+	}
 	if err != nil {
 		os.RemoveAll(dir) //nolint:errcheck // best-effort cleanup of a temp dir
 		return "", nil, err
 	}
-	srv, err := getty.NewServer[[]byte](lengthfield.Codec{}, benchEcho(), nil)
+	srv, err := getty.NewServer(lengthfield.Codec{}, echoHandler(slog.New(slog.DiscardHandler)), nil)
 	if err != nil {
 		l.Close()         //nolint:errcheck // the server error is what matters
 		os.RemoveAll(dir) //nolint:errcheck // best-effort cleanup
@@ -191,17 +207,6 @@ func (t transport) ephemeral(dir string) string {
 		return net.JoinHostPort(host, "0")
 	}
 	return t.defaultAddr
-}
-
-// benchEcho writes every package back; errors end the session.
-func benchEcho() getty.Handler[[]byte] {
-	return getty.HandlerFuncs[[]byte]{
-		Message: func(s *getty.Session[[]byte], p []byte) {
-			if err := s.Write(p); err != nil && !errors.Is(err, getty.ErrSessionClosed) {
-				s.Close() //nolint:errcheck // the session is ending; the load generator reports it
-			}
-		},
-	}
 }
 
 func printSummary(w io.Writer, r *loadgen.Result) {

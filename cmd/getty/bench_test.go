@@ -141,3 +141,27 @@ func TestGroup(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchEveryTransport runs the embedded benchmark over each transport
+// that needs no certificate: every one must move messages without errors.
+func TestBenchEveryTransport(t *testing.T) {
+	for _, tr := range []string{"udp", "unix", "unixgram", "unixpacket", "ws"} {
+		t.Run(tr, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := []string{"bench", "--json", "--transport", tr, "--conns", "2", "--duration", "300ms", "--warmup", "50ms"}
+			if code := run(context.Background(), args, nil, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d\nstderr:\n%s", code, &stderr)
+			}
+			var res struct {
+				Messages uint64 `json:"messages"`
+				Errors   uint64 `json:"errors"`
+			}
+			if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+				t.Fatalf("%v:\n%s", err, &stdout)
+			}
+			if res.Messages == 0 || res.Errors != 0 {
+				t.Fatalf("%s: %d messages, %d errors", tr, res.Messages, res.Errors)
+			}
+		})
+	}
+}

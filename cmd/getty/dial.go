@@ -33,6 +33,9 @@ func runDial(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
+	if d, err = ef.compressDialer(d); err != nil {
+		return err
+	}
 	var (
 		mu       sync.Mutex
 		received int

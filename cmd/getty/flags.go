@@ -40,9 +40,12 @@ func parse(fs *flag.FlagSet, args []string) error {
 func addEndpointFlags(fs *flag.FlagSet, f *endpointFlags, server bool) {
 	fs.StringVar(&f.transport, "transport", "tcp", "transport: "+transportNames())
 	fs.StringVar(&f.addr, "addr", "", "address (default depends on the transport; tcp: 127.0.0.1:7000)")
+	addCompressFlags(fs, f)
 	if server {
 		fs.StringVar(&f.tlsCert, "tls-cert", "", "serve TLS with this certificate (PEM file)")
 		fs.StringVar(&f.tlsKey, "tls-key", "", "private key of --tls-cert (PEM file)")
+		fs.BoolVar(&f.proxyProtocol, "proxy-protocol", false, "tcp: require a PROXY protocol header (v1 or v2) from a load balancer on every connection")
+		fs.BoolVar(&f.reusePort, "reuse-port", false, "tcp: listen with SO_REUSEPORT, sharing the port with other processes (graceful restarts)")
 	} else {
 		fs.StringVar(&f.tlsCA, "tls-ca", "", "dial TLS and trust this CA (PEM file)")
 		fs.BoolVar(&f.insecureTLS, "tls-insecure-skip-verify", false, "dial TLS without verifying the server (testing only)")
@@ -58,7 +61,7 @@ func (f *endpointFlags) resolve() (transport, error) {
 	if f.addr == "" {
 		f.addr = t.defaultAddr
 	}
-	return t, nil
+	return t, f.checkCompress(t)
 }
 
 func codecByName(name string) (getty.Codec[[]byte], error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"time"
 
 	"github.com/gettynet/getty"
@@ -19,6 +20,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	maxSessions := fs.Int("max-sessions", 0, "refuse connections beyond this many sessions (0: no limit)")
 	logLevel := fs.String("log-level", "info", "log level: debug|info|warn|error")
 	drain := fs.Duration("shutdown-timeout", 5*time.Second, "how long a graceful shutdown may take")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9090)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -34,9 +36,14 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
+	metrics, err := startMetrics(*metricsAddr, map[string]string{"transport": ef.transport}, log)
+	if err != nil {
+		return err
+	}
+	defer metrics.stop(*drain, log)
 	h := echoHandler(log)
 	srv, err := getty.NewServer(codec, h, &getty.ServerOptions{
-		Options:     getty.Options{Logger: log, ReadTimeout: *readTimeout},
+		Options:     getty.Options{Logger: log, ReadTimeout: *readTimeout, Observer: metrics.observer()},
 		MaxSessions: *maxSessions,
 	})
 	if err != nil {
@@ -46,10 +53,14 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	log.Info("listening", "transport", ef.transport, "addr", l.Addr().String(), "codec", *codecName)
+	if l, err = ef.compressListener(l); err != nil {
+		return err
+	}
+	log.Info("listening", "transport", ef.transport, "addr", l.Addr().String(), "codec", *codecName, "compress", ef.compress)
 	fmt.Fprintf(stdout, "listening on %s\n", l.Addr())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
+	metrics.announce(stdout, log)
 	select {
 	case err := <-served:
 		srv.Close() //nolint:errcheck // the serve error is what matters
@@ -66,14 +77,19 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	return err
 }
 
-// echoHandler writes every package back and logs session events.
-func echoHandler(log interface {
+// echoLogger is what the echo handler logs to.
+type echoLogger interface {
 	Info(string, ...any)
 	Warn(string, ...any)
-}) getty.Handler[[]byte] {
+}
+
+// echoHandler writes every package back (on packet sessions without a fixed
+// peer, to its sender) and logs session events.
+func echoHandler(log echoLogger) getty.Handler[[]byte] {
 	return getty.HandlerFuncs[[]byte]{
 		Open: func(s *getty.Session[[]byte]) error {
-			log.Info("session open", "session", s.ID(), "remote", addr(s.RemoteAddr()))
+			log.Info("session open", "session", s.ID(), "remote", addr(s.RemoteAddr()), "local", addr(s.LocalAddr()),
+				"transport", getty.TransportName(s.Conn()))
 			return nil
 		},
 		Message: func(s *getty.Session[[]byte], p []byte) {
@@ -81,12 +97,26 @@ func echoHandler(log interface {
 				log.Warn("echo failed", "session", s.ID(), "err", err)
 			}
 		},
+		Packet: func(s *getty.Session[[]byte], p []byte, from net.Addr) {
+			var err error
+			if s.RemoteAddr() != nil {
+				err = s.Write(p)
+			} else {
+				err = s.WriteTo(p, from)
+			}
+			if err != nil {
+				log.Warn("echo failed", "session", s.ID(), "to", from.String(), "err", err)
+			}
+		},
 		Error: func(s *getty.Session[[]byte], err error) {
-			log.Warn("session error", "session", s.ID(), "err", err)
+			log.Warn("session error", "session", s.ID(), "remote", addr(s.RemoteAddr()), "err", err)
 		},
 		Close: func(s *getty.Session[[]byte]) {
 			st := s.Stats()
-			log.Info("session closed", "session", s.ID(), "cause", s.Err(), "packages_in", st.PackagesIn, "bytes_in", st.BytesIn)
+			attrs := []any{"session", s.ID(), "remote", addr(s.RemoteAddr()), "cause", getty.CauseOf(s.Err()).String(),
+				"err", s.Err(), "packages_in", st.PackagesIn, "bytes_in", st.BytesIn, "packages_out", st.PackagesOut, "bytes_out", st.BytesOut,
+				"duration", time.Since(st.Started).Round(time.Millisecond)}
+			log.Info("session closed", append(attrs, compressStats(s.Conn())...)...)
 		},
 	}
 }

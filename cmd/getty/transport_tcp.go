@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gettynet/getty"
+	"github.com/gettynet/getty/transport/proxyproto"
 	"github.com/gettynet/getty/transport/tcp"
 	"github.com/gettynet/getty/transport/tlsconfig"
 )
@@ -12,8 +13,12 @@ import (
 func tcpTransport() transport {
 	return transport{
 		defaultAddr: "127.0.0.1:7000",
+		stream:      true,
 		listen: func(f *endpointFlags) (getty.Listener, error) {
-			var cfg tcp.Config
+			cfg := tcp.Config{ReusePort: f.reusePort}
+			if f.proxyProtocol {
+				cfg.ProxyProtocol = &proxyproto.Config{}
+			}
 			if f.tlsCert != "" || f.tlsKey != "" {
 				if f.tlsCert == "" || f.tlsKey == "" {
 					return nil, fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)

@@ -6,16 +6,24 @@ import (
 	"strings"
 
 	"github.com/gettynet/getty"
+	"github.com/gettynet/getty/transport/unix"
 )
 
 // endpointFlags are the flags every transport may read.
 type endpointFlags struct {
+	// proxyProtocol and reusePort are server options for deployments
+	// behind a load balancer (tcp).
+	proxyProtocol, reusePort bool
+
 	transport   string
 	addr        string
 	tlsCert     string
 	tlsKey      string
 	tlsCA       string
 	insecureTLS bool
+	// compress and compressLevel choose compression (see compress.go).
+	compress      string
+	compressLevel string
 }
 
 // transport knows how to listen and dial for one --transport value. Each
@@ -29,11 +37,20 @@ type transport struct {
 	// for socket files. Default: defaultAddr on port 0. The dialer must
 	// accept the Addr().String() of the listener it gets.
 	ephemeralAddr func(dir string) string
+	// stream says the transport's connections are byte streams, which
+	// --compress can wrap.
+	stream bool
 }
 
 func transports() map[string]transport {
 	return map[string]transport{
-		"tcp": tcpTransport(),
+		"tcp":        tcpTransport(),
+		"udp":        udpTransport(),
+		"unix":       unixTransport(unix.Stream, "getty.sock"),
+		"unixgram":   unixTransport(unix.Datagram, "getty-gram.sock"),
+		"unixpacket": unixTransport(unix.Seqpacket, "getty-packet.sock"),
+		"ws":         wsTransport(false),
+		"wss":        wsTransport(true),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gettynet/getty"
 	"github.com/gettynet/getty/transport/tcp"
+	"github.com/gettynet/getty/transport/unix"
 )
 
 // Transport is one row of the transport matrix: a reliable,
@@ -54,6 +55,21 @@ func Streams() []Transport {
 			c := NewCerts(t)
 			return tcpEnv("127.0.0.1:0", &tcp.Config{TLS: c.Server}, &tcp.Config{TLS: c.Client})
 		}},
+		{Name: "unix", Setup: func(testing.TB) *Env { return unixEnv(unix.Stream) }},
+	}
+}
+
+// unixEnv listens on Unix stream sockets at Linux abstract names: "" autobinds a fresh one, and a
+// closed listener's name can be listened on again at once.
+func unixEnv(network unix.Network) *Env {
+	return &Env{
+		Any: "",
+		Listen: func(addr string) (getty.Listener, error) {
+			return unix.Listen(network, addr, nil)
+		},
+		Dialer: func(addr string) getty.Dialer {
+			return unix.Dialer{Network: network, Addr: addr}
+		},
 	}
 }
 

@@ -8,6 +8,15 @@
 // IPv4 and IPv6 both work ("[::1]:7000"). With Config.TLS set, connections
 // are TLS; the handshake runs on the session's goroutine, bounded by the
 // session's HandshakeTimeout, before OnOpen.
+//
+// Behind a load balancer, Config.ProxyProtocol reads the PROXY protocol
+// header (v1 or v2, package proxyproto) that the balancer sends first, so
+// that Session.RemoteAddr is the client's address; it too is read on the
+// session's goroutine before OnOpen (and before a TLS handshake).
+// Config.ReusePort lets several listeners (processes, or servers in one
+// process) share one port: the kernel spreads new connections among them,
+// and a new process can start listening before the old one drains with
+// Shutdown. See docs/deploy.md.
 package tcp
 
 import (
@@ -18,6 +27,7 @@ import (
 	"time"
 
 	"github.com/gettynet/getty"
+	"github.com/gettynet/getty/transport/proxyproto"
 )
 
 // DefaultKeepAlive is the TCP keepalive period used when Config.KeepAlive is
@@ -39,6 +49,26 @@ type Config struct {
 	// ReadBuffer and WriteBuffer set SO_RCVBUF and SO_SNDBUF when positive.
 	ReadBuffer  int
 	WriteBuffer int
+
+	// ProxyProtocol, when set, makes a Listener require a PROXY protocol
+	// header (v1 or v2) at the start of every connection, and report the
+	// address it carries as the session's RemoteAddr. The header is read
+	// before OnOpen (and before TLS), within its HeaderTimeout and the
+	// session's HandshakeTimeout; a connection without a valid header is
+	// closed, its error (wrapping proxyproto.ErrNoHeader, ErrMalformed or
+	// ErrHeaderTimeout) goes to the Observer and the debug log, and
+	// Stats.HandshakeFailed counts it. Default nil: no header is expected,
+	// and the bytes are data. Dialers ignore it.
+	ProxyProtocol *proxyproto.Config
+
+	// ReusePort sets SO_REUSEPORT on a Listener's socket, so that several
+	// listeners, in one process or several, can bind the same address; the
+	// kernel balances new connections among them. A new process can so take
+	// over a port while the old one drains (Server.Shutdown). Every
+	// listener sharing the port must set it (and, on Linux, run as the same
+	// user). Supported on Linux, the BSDs and macOS; elsewhere Listen fails
+	// with an error wrapping errors.ErrUnsupported. Dialers ignore it.
+	ReusePort bool
 }
 
 func (c *Config) orZero() *Config {
@@ -93,6 +123,9 @@ func Listen(addr string, cfg *Config) (*Listener, error) {
 		return nil, fmt.Errorf("%w: tcp: TLS config has no certificate", getty.ErrInvalidOptions)
 	}
 	var lc net.ListenConfig
+	if cfg.ReusePort {
+		lc.Control = reusePort
+	}
 	l, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, err
@@ -112,10 +145,14 @@ func (l *Listener) Accept() (getty.Conn, error) {
 			tc.Close() //nolint:errcheck // the connection is being discarded
 			continue
 		}
-		if l.cfg.TLS != nil {
-			return tls.Server(tc, l.cfg.TLS), nil
+		var c net.Conn = tc
+		if l.cfg.ProxyProtocol != nil {
+			c = proxyproto.Server(tc, l.cfg.ProxyProtocol)
 		}
-		return tc, nil
+		if l.cfg.TLS != nil {
+			return tls.Server(c, l.cfg.TLS), nil
+		}
+		return c, nil
 	}
 }
 

@@ -1,4 +1,4 @@
-package getty
+package rawio
 
 import (
 	"crypto/tls"
@@ -36,14 +36,14 @@ func TestRawReader(t *testing.T) {
 	t.Parallel()
 	a, b := tcpConnPair(t)
 	var pool bufpool.Pool
-	r := newRawReader(a, &pool)
+	r := NewReader(a, &pool)
 	if r == nil {
 		t.Fatal("no raw reader for a *net.TCPConn")
 	}
 	if _, err := b.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
-	bp, n, err := r.read(1024)
+	bp, n, err := r.Read(1024)
 	if err != nil || bp == nil || n != 5 || string((*bp)[:cap(*bp)][:n]) != "hello" || cap(*bp) < 1024 {
 		t.Fatalf("read: n=%d err=%v", n, err)
 	}
@@ -51,14 +51,14 @@ func TestRawReader(t *testing.T) {
 
 	// A deadline wakes a waiting read, which then holds no buffer.
 	a.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-	bp, n, err = r.read(1024)
+	bp, n, err = r.Read(1024)
 	if !errors.Is(err, os.ErrDeadlineExceeded) || bp != nil || n != 0 {
 		t.Fatalf("after deadline: bp=%v n=%d err=%v", bp, n, err)
 	}
 	a.SetReadDeadline(time.Time{})
 
 	b.Close()
-	bp, n, err = r.read(1024)
+	bp, n, err = r.Read(1024)
 	if err != io.EOF || n != 0 {
 		t.Fatalf("after peer close: n=%d err=%v", n, err)
 	}
@@ -71,7 +71,7 @@ func TestRawReaderOnlyForPlainSockets(t *testing.T) {
 	var pool bufpool.Pool
 	type wrapped struct{ *net.TCPConn } // embeds SyscallConn but may override Read
 	for _, c := range []net.Conn{wrapped{a}, tls.Client(a, &tls.Config{})} {
-		if newRawReader(c, &pool) != nil {
+		if NewReader(c, &pool) != nil {
 			t.Errorf("raw reader for %T", c)
 		}
 	}

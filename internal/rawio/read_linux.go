@@ -1,4 +1,7 @@
-package getty
+// Package rawio reads sockets through their file descriptors so that a
+// connection waiting for its peer holds no read buffer. The session engine
+// and the compress wrapper share it.
+package rawio
 
 import (
 	"io"
@@ -8,11 +11,11 @@ import (
 	"github.com/gettynet/getty/internal/bufpool"
 )
 
-// rawReader reads a socket through its file descriptor so that a session
+// Reader reads a socket through its file descriptor so that a session
 // waiting for its peer holds no read buffer: the buffer is taken from the
 // pool only once the kernel has data, and goes back on EAGAIN before the
 // goroutine parks. It makes the same system calls as net.Conn.Read.
-type rawReader struct {
+type Reader struct {
 	rc   syscall.RawConn
 	fn   func(fd uintptr) bool // bound once, so reads do not allocate
 	pool *bufpool.Pool
@@ -22,10 +25,10 @@ type rawReader struct {
 	err  error
 }
 
-// newRawReader returns nil unless c is a plain TCP or Unix stream socket:
+// NewReader returns nil unless c is a plain TCP or Unix stream socket:
 // a wrapper type (TLS, or one that embeds a *net.TCPConn and overrides Read)
 // must be read through its own Read.
-func newRawReader(c net.Conn, pool *bufpool.Pool) *rawReader {
+func NewReader(c net.Conn, pool *bufpool.Pool) *Reader {
 	var sc syscall.Conn
 	switch c := c.(type) {
 	case *net.TCPConn:
@@ -39,7 +42,7 @@ func newRawReader(c net.Conn, pool *bufpool.Pool) *rawReader {
 	if err != nil {
 		return nil
 	}
-	r := &rawReader{rc: rc, pool: pool}
+	r := &Reader{rc: rc, pool: pool}
 	r.fn = r.attempt
 	return r
 }
@@ -47,7 +50,7 @@ func newRawReader(c net.Conn, pool *bufpool.Pool) *rawReader {
 // read waits for data and reads it into a pooled buffer of at least size
 // bytes. It returns the buffer (nil if it failed before any data came), the
 // bytes read and the error; io.EOF when the peer closed.
-func (r *rawReader) read(size int) (*[]byte, int, error) {
+func (r *Reader) Read(size int) (*[]byte, int, error) {
 	r.size, r.bp, r.n, r.err = size, nil, 0, nil
 	if err := r.rc.Read(r.fn); err != nil {
 		r.pool.Put(r.bp)
@@ -59,7 +62,7 @@ func (r *rawReader) read(size int) (*[]byte, int, error) {
 	return bp, r.n, r.err
 }
 
-func (r *rawReader) attempt(fd uintptr) bool {
+func (r *Reader) attempt(fd uintptr) bool {
 	if r.bp == nil {
 		r.bp = r.pool.Get(r.size)
 	}

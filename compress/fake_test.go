@@ -1,0 +1,81 @@
+package compress_test
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/gettynet/getty"
+	"github.com/gettynet/getty/compress"
+)
+
+// fakeConn is an in-memory net.Conn: reads come from r, writes go to w.
+type fakeConn struct {
+	r io.Reader
+	w bytes.Buffer
+}
+
+func (c *fakeConn) Read(p []byte) (int, error) {
+	if c.r == nil {
+		return 0, io.EOF
+	}
+	return c.r.Read(p)
+}
+func (c *fakeConn) Write(p []byte) (int, error)      { return c.w.Write(p) }
+func (c *fakeConn) Close() error                     { return nil }
+func (c *fakeConn) LocalAddr() net.Addr              { return fakeAddr{} }
+func (c *fakeConn) RemoteAddr() net.Addr             { return fakeAddr{} }
+func (c *fakeConn) SetDeadline(time.Time) error      { return nil }
+func (c *fakeConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *fakeConn) SetWriteDeadline(time.Time) error { return nil }
+
+type fakeAddr struct{}
+
+func (fakeAddr) Network() string { return "fake" }
+func (fakeAddr) String() string  { return "fake" }
+
+// frames returns the wire bytes a Conn with cfg writes for one batch of
+// messages.
+func frames(t testing.TB, cfg *compress.Config, msgs ...[]byte) []byte {
+	t.Helper()
+	fc := &fakeConn{}
+	c, err := compress.NewConn(fc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := make([]getty.Message, len(msgs))
+	for i, m := range msgs {
+		ms[i] = getty.Message{Data: m}
+	}
+	if err := c.WriteMessages(ms); err != nil {
+		t.Fatal(err)
+	}
+	return fc.w.Bytes()
+}
+
+// readAll reads messages from wire with a Conn of cfg until an error, and
+// returns the messages (copied) and the error.
+func readAll(t testing.TB, cfg *compress.Config, wire []byte, max int) ([][]byte, error) {
+	t.Helper()
+	c, err := compress.NewConn(&fakeConn{r: bytes.NewReader(wire)}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var out [][]byte
+	for i := 0; ; i++ {
+		if i > len(wire)+1 {
+			t.Fatalf("more messages (%d) than input bytes (%d)", i, len(wire))
+		}
+		m, err := c.ReadMessage(max)
+		if err != nil {
+			return out, err
+		}
+		if len(m.Data) > max {
+			t.Fatalf("message of %d bytes passed a limit of %d", len(m.Data), max)
+		}
+		out = append(out, append([]byte(nil), m.Data...))
+	}
+}
