@@ -25,6 +25,7 @@ type Client[T any] struct {
 	lastErr error
 	next    atomic.Uint64
 	closed  atomic.Bool
+	group   *evGroup // EngineEventLoop
 }
 
 // Dial connects to a server through d and returns a Client once its first
@@ -48,6 +49,12 @@ func Dial[T any](ctx context.Context, d Dialer, codec Codec[T], h Handler[T], op
 		return nil, err
 	}
 	c := &Client[T]{e: e, d: d, opts: o, slots: make([]*Session[T], o.Connections)}
+	if e.opts.Engine == EngineEventLoop {
+		if c.group, err = newEvGroup(&e.opts); err != nil {
+			e.wheel.Stop()
+			return nil, err
+		}
+	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	stop := context.AfterFunc(ctx, c.cancel)
 	first, err := c.connect()
@@ -55,6 +62,7 @@ func Dial[T any](ctx context.Context, d Dialer, codec Codec[T], h Handler[T], op
 	if err != nil {
 		c.cancel()
 		e.wheel.Stop()
+		c.closeGroup()
 		if ctx.Err() != nil {
 			return nil, errors.Join(err, ctx.Err())
 		}
@@ -86,6 +94,14 @@ func (c *Client[T]) connect() (*Session[T], error) {
 		return nil, err
 	}
 	c.e.counters.accepted.Add(1)
+	if c.group != nil {
+		ec, err := newEvConn(conn)
+		if err != nil {
+			closeQuietly(conn, c.e)
+			return nil, &OpError{Op: "dial", Addr: conn.RemoteAddr(), Err: err}
+		}
+		conn = ec
+	}
 	s, err := newSession(c.e, conn)
 	if err != nil {
 		closeQuietly(conn, c.e)
@@ -106,7 +122,7 @@ func (c *Client[T]) runSlot(i int, s *Session[T]) {
 		if s != nil {
 			began := time.Now()
 			c.setSlot(i, s)
-			s.serve()
+			c.serve(s)
 			c.setSlot(i, nil)
 			if time.Since(began) > 2*backoff {
 				backoff = c.opts.ReconnectMin // it was a healthy session
@@ -136,6 +152,25 @@ func (c *Client[T]) runSlot(i int, s *Session[T]) {
 				c.e.log.Warn("getty: connect failed", "slot", i, "err", err, "retry_in", backoff)
 			}
 		}
+	}
+}
+
+// serve runs s until it ends: on this goroutine, or on an event loop while
+// this goroutine waits.
+func (c *Client[T]) serve(s *Session[T]) {
+	ec, ok := s.conn.(*evConn)
+	if !ok || c.group == nil {
+		s.serve()
+		return
+	}
+	done := make(chan struct{})
+	s.evStart(c.group, ec, func() { close(done) })
+	<-done
+}
+
+func (c *Client[T]) closeGroup() {
+	if c.group != nil {
+		c.group.Close() //nolint:errcheck // stopping loops cannot fail
 	}
 }
 
@@ -178,6 +213,7 @@ func (c *Client[T]) Close() error {
 	c.e.closeAll(ErrClientClosed, true)
 	c.wg.Wait()
 	c.e.wheel.Stop()
+	c.closeGroup()
 	return nil
 }
 

@@ -76,6 +76,14 @@ type Options struct {
 	// the read loop calls the handler itself. See TaskPool for ordering,
 	// back-pressure and shutdown.
 	TaskPool TaskPool
+
+	// Engine chooses how sessions are driven: EngineGoroutine (the default)
+	// or EngineEventLoop (Linux; plain TCP and Unix stream connections
+	// only). See Engine and docs/eventloop.md.
+	Engine Engine
+	// EventLoops is the number of event loops of an EngineEventLoop server
+	// or client. Default 0: one per usable CPU (GOMAXPROCS).
+	EventLoops int
 }
 
 // TaskPool runs handler work away from the read loop; package taskpool has
@@ -139,6 +147,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.ReadTimeout < 0 || o.CronPeriod < 0 || o.TimerTick < 0 {
 		return o, fmt.Errorf("%w: ReadTimeout, CronPeriod and TimerTick must not be negative", ErrInvalidOptions)
+	}
+	if o.EventLoops < 0 || o.Engine > EngineEventLoop {
+		return o, fmt.Errorf("%w: unknown Engine or negative EventLoops", ErrInvalidOptions)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

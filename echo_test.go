@@ -30,7 +30,7 @@ func TestEchoMatrix(t *testing.T) {
 			}}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			c, err := getty.Dial(ctx, env.Dialer(l.Addr().String()), lengthfield.Codec{}, ch, nil)
+			c, err := getty.Dial(ctx, env.Dialer(l.Addr().String()), lengthfield.Codec{}, ch, env.ClientOptions(nil))
 			if err != nil {
 				t.Fatal(err)
 			}

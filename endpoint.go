@@ -51,6 +51,10 @@ func newEndpoint[T any](codec Codec[T], h Handler[T], o Options) (*endpoint[T], 
 	if err != nil {
 		return nil, err
 	}
+	if o.Engine == EngineEventLoop && !eventLoopSupported {
+		o.Logger.Info("getty: the event-loop engine needs Linux; using the goroutine engine")
+		o.Engine = EngineGoroutine
+	}
 	e := &endpoint[T]{
 		codec:    codec,
 		handler:  h,

@@ -147,7 +147,7 @@ func (r *recorder) checkClosedOnce(t testing.TB) {
 // the end of the test.
 func serve(t testing.TB, env *testutil.Env, h getty.Handler[[]byte], opts *getty.ServerOptions) (*getty.Server[[]byte], getty.Listener) {
 	t.Helper()
-	srv, err := getty.NewServer(lengthfield.Codec{}, h, opts)
+	srv, err := getty.NewServer(lengthfield.Codec{}, h, env.ServerOptions(opts))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package getty
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,8 @@ type Server[T any] struct {
 	done      chan struct{} // closed by Shutdown
 	wg        sync.WaitGroup
 	stopOnce  sync.Once
+	group     *evGroup // EngineEventLoop: made by the first Serve
+	evDone    func()   // ends an event-loop session's share of wg
 }
 
 // NewServer returns a server that decodes with codec and reports to h. A nil
@@ -58,6 +61,12 @@ func (srv *Server[T]) Serve(l Listener) error {
 		srv.mu.Unlock()
 		l.Close() //nolint:errcheck // refused listener; the caller gets ErrServerClosed
 		return ErrServerClosed
+	}
+	if srv.e.opts.Engine == EngineEventLoop {
+		if err := srv.evServeLocked(l); err != nil {
+			srv.mu.Unlock()
+			return err
+		}
 	}
 	key := &l
 	srv.listeners[key] = struct{}{}
@@ -123,6 +132,10 @@ func (srv *Server[T]) start(c Conn) bool {
 	}
 	srv.wg.Add(1)
 	srv.mu.Unlock()
+	if srv.group != nil {
+		srv.evStart(c)
+		return true
+	}
 	go func() {
 		defer srv.wg.Done()
 		defer srv.active.Add(-1)
@@ -137,6 +150,51 @@ func (srv *Server[T]) start(c Conn) bool {
 		}
 	}()
 	return true
+}
+
+// evServeLocked checks that l yields connections the event loops can
+// drive and starts the loops on first use.
+func (srv *Server[T]) evServeLocked(l Listener) error {
+	if p, ok := l.(interface{ PlainStream() bool }); !ok || !p.PlainStream() {
+		return &OpError{Op: "accept", Addr: l.Addr(), Err: fmt.Errorf("%w: the event-loop engine serves plain TCP and Unix stream listeners, not %T (TLS and PROXY protocol need EngineGoroutine)", ErrEngineUnsupported, l)}
+	}
+	if srv.group != nil {
+		return nil
+	}
+	g, err := newEvGroup(&srv.e.opts)
+	if err != nil {
+		return &OpError{Op: "accept", Addr: l.Addr(), Err: err}
+	}
+	srv.group = g
+	srv.evDone = func() {
+		srv.active.Add(-1)
+		srv.wg.Done()
+	}
+	return nil
+}
+
+// evStart opens a session for c on the accepting goroutine and hands it to
+// an event loop.
+func (srv *Server[T]) evStart(c Conn) {
+	e := srv.e
+	ec, err := newEvConn(c)
+	if err != nil {
+		e.log.Error("getty: connection refused by the event-loop engine", "remote", addrString(c.RemoteAddr()), "err", err)
+		closeQuietly(c, e)
+		srv.evDone()
+		return
+	}
+	s, err := newSession(e, ec)
+	if err != nil {
+		closeQuietly(ec, e)
+		srv.evDone()
+		return
+	}
+	if s.open() != nil {
+		srv.evDone()
+		return
+	}
+	s.evStart(srv.group, ec, srv.evDone)
 }
 
 func closeQuietly[T any](c Conn, e *endpoint[T]) {
@@ -200,7 +258,15 @@ func (srv *Server[T]) Shutdown(ctx context.Context) error {
 		srv.e.closeAll(ErrServerClosed, false)
 		<-done
 	}
-	srv.stopOnce.Do(srv.e.wheel.Stop)
+	srv.stopOnce.Do(func() {
+		srv.e.wheel.Stop()
+		srv.mu.Lock()
+		g := srv.group
+		srv.mu.Unlock()
+		if g != nil {
+			g.Close() //nolint:errcheck // stopping loops cannot fail
+		}
+	})
 	return err
 }
 

@@ -63,6 +63,8 @@ type Session[T any] struct {
 	runPkg   func()   // s.runPooled, bound once: the task submitted per package
 	poolKey  uint64   // the TaskPool key: id ^ the endpoint's keySalt
 	pingBusy atomic.Bool
+
+	tail *[]byte // EngineEventLoop: the unconsumed start of a partial package
 }
 
 // aLongTimeAgo is a deadline in the past: setting it wakes blocked I/O.

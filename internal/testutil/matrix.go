@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/gettynet/getty"
@@ -19,6 +20,9 @@ type Transport struct {
 
 // Env is a transport set up for one test.
 type Env struct {
+	// Engine drives the sessions of servers and clients made with
+	// ServerOptions and ClientOptions.
+	Engine getty.Engine
 	// Any is an address that makes Listen pick a fresh endpoint.
 	Any string
 	// Listen listens on addr (Any, or the Addr of an earlier listener to
@@ -26,6 +30,26 @@ type Env struct {
 	Listen func(addr string) (getty.Listener, error)
 	// Dialer dials addr.
 	Dialer func(addr string) getty.Dialer
+}
+
+// ServerOptions returns a copy of o (nil: defaults) set to the Env's engine.
+func (e *Env) ServerOptions(o *getty.ServerOptions) *getty.ServerOptions {
+	var c getty.ServerOptions
+	if o != nil {
+		c = *o
+	}
+	c.Engine = e.Engine
+	return &c
+}
+
+// ClientOptions returns a copy of o (nil: defaults) set to the Env's engine.
+func (e *Env) ClientOptions(o *getty.ClientOptions) *getty.ClientOptions {
+	var c getty.ClientOptions
+	if o != nil {
+		c = *o
+	}
+	c.Engine = e.Engine
+	return &c
 }
 
 // MustListen listens on e.Any or fails the test.
@@ -39,8 +63,28 @@ func (e *Env) MustListen(t testing.TB) getty.Listener {
 }
 
 // Streams returns the connection-oriented transports every engine test runs
-// over.
+// over, on the goroutine engine and (on Linux, but for TLS) on the event-loop
+// engine: "tcp", "tcp6", "tls", "unix", "tcp/eventloop", ...
 func Streams() []Transport {
+	ts := goroutineStreams()
+	if runtime.GOOS != "linux" {
+		return ts
+	}
+	for _, tr := range ts {
+		if tr.Name == "tls" {
+			continue
+		}
+		setup := tr.Setup
+		ts = append(ts, Transport{Name: tr.Name + "/eventloop", Setup: func(t testing.TB) *Env {
+			env := setup(t)
+			env.Engine = getty.EngineEventLoop
+			return env
+		}})
+	}
+	return ts
+}
+
+func goroutineStreams() []Transport {
 	return []Transport{
 		{Name: "tcp", Setup: func(testing.TB) *Env { return tcpEnv("127.0.0.1:0", nil, nil) }},
 		{Name: "tcp6", Setup: func(t testing.TB) *Env {

@@ -159,6 +159,11 @@ func (l *Listener) Accept() (getty.Conn, error) {
 // Close stops listening.
 func (l *Listener) Close() error { return l.l.Close() }
 
+// PlainStream reports whether the listener yields plain TCP connections,
+// which getty's event-loop engine can drive: not with TLS or PROXY
+// protocol, which need the goroutine engine.
+func (l *Listener) PlainStream() bool { return l.cfg.TLS == nil && l.cfg.ProxyProtocol == nil }
+
 // Addr is the listening address.
 func (l *Listener) Addr() net.Addr { return l.l.Addr() }
 

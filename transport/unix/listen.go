@@ -164,3 +164,8 @@ func (d Dialer) Dial(ctx context.Context) (getty.Conn, error) {
 	}
 	return nil, fmt.Errorf("%w: unix: unknown network %q (have unix, unixgram, unixpacket)", getty.ErrInvalidOptions, network)
 }
+
+// PlainStream reports whether the listener yields plain stream sockets,
+// which getty's event-loop engine can drive (Stream does; Seqpacket and
+// Datagram need the goroutine engine).
+func (l *Listener) PlainStream() bool { return l.network == Stream }

@@ -1,0 +1,326 @@
+package getty
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gettynet/getty/internal/eventloop"
+	"golang.org/x/sys/unix"
+)
+
+// evConn is a stream socket driven by an event loop: a non-blocking
+// descriptor taken over from a *net.TCPConn or *net.UnixConn (the Go
+// runtime's poller no longer watches it). The loop reads it and feeds the
+// session; writers write it directly and, when the socket buffer is full,
+// wait for the loop to report output space.
+//
+// It is a net.Conn so that the session engine treats it as any stream, but
+// Read is not used: the loop reads.
+type evConn struct {
+	fd   int
+	loop *eventloop.Loop
+	sess evSession
+	done func() // called once the session has finished
+
+	// mu is held by the loop while it reads and dispatches, by the stopper
+	// and by Close: once stopped is set under mu no callback runs any more.
+	mu      sync.Mutex
+	stopped bool
+	started atomic.Bool // evStart ran: a stop request may end the session
+	stopReq atomic.Bool
+	closed  atomic.Bool
+
+	wantOut atomic.Bool                   // a writer waits for output space
+	outCh   atomic.Pointer[chan struct{}] // made on the first wait
+	wdl     atomic.Int64                  // write deadline (UnixNano); 0: none
+
+	local, remote net.Addr
+	network       string
+}
+
+// evSession is the session side of an evConn.
+type evSession interface {
+	// evRead reads and dispatches until the socket is drained; it runs on
+	// the loop with mu held. It reports whether reading has ended, and why.
+	evRead(c *evConn, buf []byte) (end bool, err error)
+	// evEnd finishes the session once reading has ended; it runs on a
+	// goroutine of its own.
+	evEnd(err error)
+}
+
+// newEvConn takes the descriptor of c over. c is closed; on failure it is
+// left open for the caller to close.
+func newEvConn(c Conn) (*evConn, error) {
+	var sc syscall.Conn
+	network := ""
+	switch nc := c.(type) {
+	case *net.TCPConn:
+		sc, network = nc, "tcp"
+	case *net.UnixConn:
+		sc, network = nc, "unix"
+	default:
+		return nil, fmt.Errorf("%w: the event-loop engine drives plain TCP and Unix stream connections, not %T", ErrEngineUnsupported, c)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	fd := -1
+	var ferr error
+	if err := rc.Control(func(s uintptr) {
+		if network == "unix" {
+			var typ int
+			if typ, ferr = unix.GetsockoptInt(int(s), unix.SOL_SOCKET, unix.SO_TYPE); ferr == nil && typ != unix.SOCK_STREAM {
+				ferr = fmt.Errorf("%w: the event-loop engine drives Unix stream sockets only", ErrEngineUnsupported)
+				return
+			}
+		}
+		fd, ferr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return nil, err
+	}
+	if ferr != nil {
+		return nil, ferr
+	}
+	// The duplicate shares the original's open file description, which the
+	// runtime made non-blocking.
+	ec := &evConn{fd: fd, local: c.LocalAddr(), remote: c.RemoteAddr(), network: network}
+	if err := c.Close(); err != nil {
+		unix.Close(fd) //nolint:errcheck // the duplicate goes with the failed original
+		return nil, err
+	}
+	return ec, nil
+}
+
+// OnEvent runs on the loop goroutine.
+func (c *evConn) OnEvent(events uint32, buf []byte) {
+	if events&(eventloop.Out|eventloop.Err|eventloop.Hup) != 0 && c.wantOut.CompareAndSwap(true, false) {
+		c.signalOut()
+	}
+	if events&(eventloop.In|eventloop.RDHup|eventloop.Hup|eventloop.Err) == 0 {
+		return
+	}
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return
+	}
+	end, err := c.sess.evRead(c, buf)
+	if end {
+		c.stopped = true
+	}
+	c.mu.Unlock()
+	if end {
+		go c.sess.evEnd(err)
+		return
+	}
+	if c.stopReq.Load() {
+		c.tryStop()
+	}
+}
+
+// requestStop ends reading from any goroutine (a local close): the session
+// finishes on a goroutine of its own once no callback runs.
+func (c *evConn) requestStop() {
+	if c.stopReq.Swap(true) {
+		return
+	}
+	if c.started.Load() {
+		c.tryStop()
+	}
+}
+
+// tryStop stops reading unless the loop is dispatching, in which case the
+// loop calls it again when done.
+func (c *evConn) tryStop() {
+	if !c.mu.TryLock() {
+		return
+	}
+	if c.stopped {
+		c.mu.Unlock()
+		return
+	}
+	c.stopped = true
+	c.mu.Unlock()
+	go c.sess.evEnd(nil)
+}
+
+func (c *evConn) signalOut() {
+	if p := c.outCh.Load(); p != nil {
+		select {
+		case *p <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Read is not used: the loop reads the socket.
+func (c *evConn) Read([]byte) (int, error) {
+	return 0, fmt.Errorf("%w: an event-loop connection is read by its loop", ErrEngineUnsupported)
+}
+
+// Write writes all of b, waiting for output space when the socket buffer is
+// full. It honours the write deadline.
+func (c *evConn) Write(b []byte) (int, error) {
+	written := 0
+	armed := false
+	for written < len(b) {
+		if c.closed.Load() {
+			return written, c.opError("write", net.ErrClosed)
+		}
+		n, err := unix.Write(c.fd, b[written:])
+		if n > 0 {
+			written += n
+			armed = false
+			continue
+		}
+		switch {
+		case err == nil || errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EAGAIN):
+			if !armed {
+				// Ask the loop for the next output-space edge, then try
+				// once more: space freed before the flag was seen would
+				// otherwise go unnoticed.
+				c.outChan()
+				c.wantOut.Store(true)
+				armed = true
+				continue
+			}
+			if err := c.waitOut(); err != nil {
+				return written, err
+			}
+			armed = false
+		default:
+			return written, c.opError("write", os.NewSyscallError("write", err))
+		}
+	}
+	return written, nil
+}
+
+func (c *evConn) outChan() chan struct{} {
+	if p := c.outCh.Load(); p != nil {
+		return *p
+	}
+	ch := make(chan struct{}, 1)
+	if c.outCh.CompareAndSwap(nil, &ch) {
+		return ch
+	}
+	return *c.outCh.Load()
+}
+
+// waitOut waits for the loop's output-space signal, the write deadline or
+// Close.
+func (c *evConn) waitOut() error {
+	ch := c.outChan()
+	var timeout <-chan time.Time
+	if dl := c.wdl.Load(); dl != 0 {
+		d := time.Until(time.Unix(0, dl))
+		if d <= 0 {
+			return c.opError("write", os.ErrDeadlineExceeded)
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-ch:
+	case <-timeout:
+	}
+	if c.closed.Load() {
+		return c.opError("write", net.ErrClosed)
+	}
+	if dl := c.wdl.Load(); dl != 0 && time.Now().UnixNano() >= dl {
+		return c.opError("write", os.ErrDeadlineExceeded)
+	}
+	return nil
+}
+
+func (c *evConn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: c.network, Source: c.local, Addr: c.remote, Err: err}
+}
+
+// Close stops watching the socket and closes it. The session calls it once
+// reading has stopped and the writes have drained.
+func (c *evConn) Close() error {
+	if c.closed.Swap(true) {
+		return c.opError("close", net.ErrClosed)
+	}
+	c.signalOut()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
+	if c.loop != nil {
+		c.loop.Remove(c.fd)
+	}
+	if err := unix.Close(c.fd); err != nil {
+		return c.opError("close", os.NewSyscallError("close", err))
+	}
+	return nil
+}
+
+func (c *evConn) LocalAddr() net.Addr  { return c.local }
+func (c *evConn) RemoteAddr() net.Addr { return c.remote }
+
+// SetDeadline sets both deadlines.
+func (c *evConn) SetDeadline(t time.Time) error {
+	c.SetReadDeadline(t) //nolint:errcheck // never fails
+	return c.SetWriteDeadline(t)
+}
+
+// SetReadDeadline with a time in the past stops reading (the session engine
+// uses it to wake its reader when closing); other deadlines are ignored:
+// the session's ReadTimeout runs on the timing wheel.
+func (c *evConn) SetReadDeadline(t time.Time) error {
+	if !t.IsZero() && !t.After(time.Now()) {
+		c.requestStop()
+	}
+	return nil
+}
+
+// SetWriteDeadline bounds blocked writes.
+func (c *evConn) SetWriteDeadline(t time.Time) error {
+	if t.IsZero() {
+		c.wdl.Store(0)
+		return nil
+	}
+	c.wdl.Store(t.UnixNano())
+	if !t.After(time.Now()) {
+		c.signalOut()
+	}
+	return nil
+}
+
+// SyscallConn gives the session's non-blocking write attempts the
+// descriptor.
+func (c *evConn) SyscallConn() (syscall.RawConn, error) { return evRawConn{c}, nil }
+
+type evRawConn struct{ c *evConn }
+
+func (r evRawConn) Control(f func(fd uintptr)) error {
+	if r.c.closed.Load() {
+		return net.ErrClosed
+	}
+	f(uintptr(r.c.fd))
+	return nil
+}
+
+// Read is not supported: the loop reads.
+func (r evRawConn) Read(func(fd uintptr) bool) error {
+	return fmt.Errorf("%w: an event-loop connection is read by its loop", ErrEngineUnsupported)
+}
+
+// Write calls f once; f must not wait for the socket.
+func (r evRawConn) Write(f func(fd uintptr) bool) error {
+	if r.c.closed.Load() {
+		return net.ErrClosed
+	}
+	f(uintptr(r.c.fd))
+	return nil
+}
