@@ -63,11 +63,12 @@ func TestEchoMatrix(t *testing.T) {
 
 // TestThousandSessions runs 1,000 concurrent sessions, each echoing 100
 // packages; nothing may be lost or reordered.
-func TestThousandSessions(t *testing.T) {
+func TestThousandSessions(t *testing.T) { forEngines(t, testThousandSessions) }
+
+func testThousandSessions(t *testing.T, env *testutil.Env) {
 	if testing.Short() {
 		t.Skip("load test")
 	}
-	env := tcpEnv(t)
 	rec := newRecorder(t, true)
 	srv, l := serve(t, env, rec, nil)
 	const sessions, packages = 1000, 100
@@ -117,8 +118,9 @@ func TestThousandSessions(t *testing.T) {
 
 // TestConcurrentWritesStayWhole writes from many goroutines on one session;
 // every package must arrive whole and each writer's packages in order.
-func TestConcurrentWritesStayWhole(t *testing.T) {
-	env := tcpEnv(t)
+func TestConcurrentWritesStayWhole(t *testing.T) { forEngines(t, testConcurrentWritesStayWhole) }
+
+func testConcurrentWritesStayWhole(t *testing.T, env *testutil.Env) {
 	const writers, each = 8, 500
 	start := make(chan *getty.Session[[]byte], 1)
 	rec := newRecorder(t, false)
@@ -155,8 +157,9 @@ func TestConcurrentWritesStayWhole(t *testing.T) {
 
 // TestWriteBuffers sends vectored writes (and raw bytes) that bypass the
 // codec, interleaved with codec writes.
-func TestWriteBuffers(t *testing.T) {
-	env := tcpEnv(t)
+func TestWriteBuffers(t *testing.T) { forEngines(t, testWriteBuffers) }
+
+func testWriteBuffers(t *testing.T, env *testutil.Env) {
 	start := make(chan *getty.Session[[]byte], 1)
 	rec := newRecorder(t, false)
 	rec.onOpen = func(s *getty.Session[[]byte]) error { start <- s; return nil }
@@ -202,8 +205,9 @@ func TestWriteBuffers(t *testing.T) {
 }
 
 // TestSessionBasics covers ids, addresses, attributes, context and Err.
-func TestSessionBasics(t *testing.T) {
-	env := tcpEnv(t)
+func TestSessionBasics(t *testing.T) { forEngines(t, testSessionBasics) }
+
+func testSessionBasics(t *testing.T, env *testutil.Env) {
 	start := make(chan *getty.Session[[]byte], 1)
 	rec := newRecorder(t, false)
 	rec.onOpen = func(s *getty.Session[[]byte]) error { start <- s; return nil }

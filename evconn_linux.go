@@ -48,7 +48,8 @@ type evConn struct {
 type evSession interface {
 	// evRead reads and dispatches until the socket is drained; it runs on
 	// the loop with mu held. It reports whether reading has ended, and why.
-	evRead(c *evConn, buf []byte) (end bool, err error)
+	// hup says the peer has hung up: read to the end of the stream.
+	evRead(c *evConn, buf []byte, hup bool) (end bool, err error)
 	// evEnd finishes the session once reading has ended; it runs on a
 	// goroutine of its own.
 	evEnd(err error)
@@ -111,7 +112,7 @@ func (c *evConn) OnEvent(events uint32, buf []byte) {
 		c.mu.Unlock()
 		return
 	}
-	end, err := c.sess.evRead(c, buf)
+	end, err := c.sess.evRead(c, buf, events&(eventloop.RDHup|eventloop.Hup|eventloop.Err) != 0)
 	if end {
 		c.stopped = true
 	}

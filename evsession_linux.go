@@ -38,7 +38,7 @@ func (s *Session[T]) evStart(g *evGroup, ec *evConn, done func()) {
 // evRead reads the socket until it is drained (edge-triggered) and
 // dispatches the packages. It runs on the loop with ec.mu held. Only the
 // unconsumed tail of a partial package outlives the call, in s.tail.
-func (s *Session[T]) evRead(ec *evConn, buf []byte) (bool, error) {
+func (s *Session[T]) evRead(ec *evConn, buf []byte, hup bool) (bool, error) {
 	e := s.e
 	o := &e.opts
 	for {
@@ -105,7 +105,7 @@ func (s *Session[T]) evRead(ec *evConn, buf []byte) (bool, error) {
 		if s.closing.Load() {
 			return false, nil // the close that set it stops the loop's reading
 		}
-		if n < len(buf) {
+		if n < len(buf) && !hup {
 			return false, nil // drained: the next arrival raises a new edge
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gettynet/getty"
+	"github.com/gettynet/getty/internal/testutil"
 )
 
 func oneError(t *testing.T, errs []error, want error) {
@@ -43,8 +44,9 @@ func TestPartialAndCoalescedOverPipe(t *testing.T) {
 	}
 }
 
-func TestCoalescedPackagesInOneWrite(t *testing.T) {
-	env := tcpEnv(t)
+func TestCoalescedPackagesInOneWrite(t *testing.T) { forEngines(t, testCoalescedPackagesInOneWrite) }
+
+func testCoalescedPackagesInOneWrite(t *testing.T, env *testutil.Env) {
 	rec := newRecorder(t, true)
 	_, l := serve(t, env, rec, nil)
 	c := dialRaw(t, l)
@@ -64,8 +66,9 @@ func TestCoalescedPackagesInOneWrite(t *testing.T) {
 	}
 }
 
-func TestOversizedLengthClosesSession(t *testing.T) {
-	env := tcpEnv(t)
+func TestOversizedLengthClosesSession(t *testing.T) { forEngines(t, testOversizedLengthClosesSession) }
+
+func testOversizedLengthClosesSession(t *testing.T, env *testutil.Env) {
 	rec := newRecorder(t, true)
 	_, l := serve(t, env, rec, &getty.ServerOptions{Options: getty.Options{MaxPackageSize: 1 << 20}})
 	for _, n := range []uint32{1<<20 - 3, 1 << 31, 1<<32 - 1} { // one over the limit, negative as int32, huge
@@ -93,8 +96,9 @@ func TestOversizedLengthClosesSession(t *testing.T) {
 	}
 }
 
-func TestPeerClosesMidPackage(t *testing.T) {
-	env := tcpEnv(t)
+func TestPeerClosesMidPackage(t *testing.T) { forEngines(t, testPeerClosesMidPackage) }
+
+func testPeerClosesMidPackage(t *testing.T, env *testutil.Env) {
 	rec := newRecorder(t, true)
 	_, l := serve(t, env, rec, nil)
 	c := dialRaw(t, l)
@@ -111,8 +115,9 @@ func TestPeerClosesMidPackage(t *testing.T) {
 	}
 }
 
-func TestPeerClosesCleanly(t *testing.T) {
-	env := tcpEnv(t)
+func TestPeerClosesCleanly(t *testing.T) { forEngines(t, testPeerClosesCleanly) }
+
+func testPeerClosesCleanly(t *testing.T, env *testutil.Env) {
 	rec := newRecorder(t, true)
 	_, l := serve(t, env, rec, nil)
 	c := dialRaw(t, l)
@@ -127,8 +132,9 @@ func TestPeerClosesCleanly(t *testing.T) {
 	}
 }
 
-func TestPeerReset(t *testing.T) {
-	env := tcpEnv(t)
+func TestPeerReset(t *testing.T) { forEngines(t, testPeerReset) }
+
+func testPeerReset(t *testing.T, env *testutil.Env) {
 	started := make(chan *getty.Session[[]byte], 1)
 	rec := newRecorder(t, false)
 	rec.onOpen = func(s *getty.Session[[]byte]) error { started <- s; return nil }
@@ -152,8 +158,9 @@ func TestPeerReset(t *testing.T) {
 	}
 }
 
-func TestSilentPeerClosedAtReadTimeout(t *testing.T) {
-	env := tcpEnv(t)
+func TestSilentPeerClosedAtReadTimeout(t *testing.T) { forEngines(t, testSilentPeerClosedAtReadTimeout) }
+
+func testSilentPeerClosedAtReadTimeout(t *testing.T, env *testutil.Env) {
 	rec := newRecorder(t, true)
 	const timeout = 200 * time.Millisecond
 	_, l := serve(t, env, rec, &getty.ServerOptions{Options: getty.Options{ReadTimeout: timeout}})
@@ -183,8 +190,9 @@ func TestSilentPeerClosedAtReadTimeout(t *testing.T) {
 	}
 }
 
-func TestSlowReaderHitsBacklogBound(t *testing.T) {
-	env := tcpEnv(t)
+func TestSlowReaderHitsBacklogBound(t *testing.T) { forEngines(t, testSlowReaderHitsBacklogBound) }
+
+func testSlowReaderHitsBacklogBound(t *testing.T, env *testutil.Env) {
 	started := make(chan *getty.Session[[]byte], 1)
 	rec := newRecorder(t, false)
 	rec.onOpen = func(s *getty.Session[[]byte]) error { started <- s; return nil }
@@ -229,8 +237,9 @@ func TestSlowReaderHitsBacklogBound(t *testing.T) {
 	}
 }
 
-func TestBlockingBacklogEndsAtWriteTimeout(t *testing.T) {
-	env := tcpEnv(t)
+func TestBlockingBacklogEndsAtWriteTimeout(t *testing.T) { forEngines(t, testBlockingBacklogEndsAtWriteTimeout) }
+
+func testBlockingBacklogEndsAtWriteTimeout(t *testing.T, env *testutil.Env) {
 	started := make(chan *getty.Session[[]byte], 1)
 	rec := newRecorder(t, false)
 	rec.onOpen = func(s *getty.Session[[]byte]) error { started <- s; return nil }
@@ -262,8 +271,9 @@ func TestBlockingBacklogEndsAtWriteTimeout(t *testing.T) {
 	oneError(t, errs, getty.ErrWriteTimeout)
 }
 
-func TestOnOpenRejects(t *testing.T) {
-	env := tcpEnv(t)
+func TestOnOpenRejects(t *testing.T) { forEngines(t, testOnOpenRejects) }
+
+func testOnOpenRejects(t *testing.T, env *testutil.Env) {
 	rec := newRecorder(t, true)
 	rec.onOpen = func(*getty.Session[[]byte]) error { return errors.New("not today") }
 	_, l := serve(t, env, rec, nil)
@@ -280,8 +290,9 @@ func TestOnOpenRejects(t *testing.T) {
 	rec.checkClosedOnce(t)
 }
 
-func TestHandlerPanicClosesOnlyItsSession(t *testing.T) {
-	env := tcpEnv(t)
+func TestHandlerPanicClosesOnlyItsSession(t *testing.T) { forEngines(t, testHandlerPanicClosesOnlyItsSession) }
+
+func testHandlerPanicClosesOnlyItsSession(t *testing.T, env *testutil.Env) {
 	rec := newRecorder(t, true)
 	rec.onMsg = func(_ *getty.Session[[]byte], p []byte) {
 		if string(p) == "boom" {
@@ -303,8 +314,9 @@ func TestHandlerPanicClosesOnlyItsSession(t *testing.T) {
 	}
 }
 
-func TestMaxSessions(t *testing.T) {
-	env := tcpEnv(t)
+func TestMaxSessions(t *testing.T) { forEngines(t, testMaxSessions) }
+
+func testMaxSessions(t *testing.T, env *testutil.Env) {
 	started := make(chan *getty.Session[[]byte], 4)
 	rec := newRecorder(t, true)
 	rec.onOpen = func(s *getty.Session[[]byte]) error { started <- s; return nil }
@@ -323,8 +335,9 @@ func TestMaxSessions(t *testing.T) {
 	}
 }
 
-func TestCloseRacesWrite(t *testing.T) {
-	env := tcpEnv(t)
+func TestCloseRacesWrite(t *testing.T) { forEngines(t, testCloseRacesWrite) }
+
+func testCloseRacesWrite(t *testing.T, env *testutil.Env) {
 	started := make(chan *getty.Session[[]byte], 100)
 	rec := newRecorder(t, true)
 	rec.onOpen = func(s *getty.Session[[]byte]) error { started <- s; return nil }
@@ -354,8 +367,9 @@ func TestCloseRacesWrite(t *testing.T) {
 	rec.checkClosedOnce(t)
 }
 
-func TestCloseFromCallback(t *testing.T) {
-	env := tcpEnv(t)
+func TestCloseFromCallback(t *testing.T) { forEngines(t, testCloseFromCallback) }
+
+func testCloseFromCallback(t *testing.T, env *testutil.Env) {
 	rec := newRecorder(t, false)
 	rec.onMsg = func(s *getty.Session[[]byte], p []byte) {
 		s.Write(p) // the reply still goes out: Close is graceful

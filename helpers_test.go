@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -208,4 +209,17 @@ func payload(seed, n int) []byte {
 		p[i] = byte(x)
 	}
 	return p
+}
+
+// forEngines runs test over TCP on each engine: "goroutine" and, on Linux,
+// "eventloop".
+func forEngines(t *testing.T, test func(t *testing.T, env *testutil.Env)) {
+	t.Run("goroutine", func(t *testing.T) { test(t, tcpEnv(t)) })
+	if runtime.GOOS == "linux" {
+		t.Run("eventloop", func(t *testing.T) {
+			env := tcpEnv(t)
+			env.Engine = getty.EngineEventLoop
+			test(t, env)
+		})
+	}
 }

@@ -15,10 +15,12 @@ import (
 
 	"github.com/gettynet/getty"
 	"github.com/gettynet/getty/codec/lengthfield"
+	"github.com/gettynet/getty/internal/testutil"
 )
 
-func TestCronRunsAndNeverOverlaps(t *testing.T) {
-	env := tcpEnv(t)
+func TestCronRunsAndNeverOverlaps(t *testing.T) { forEngines(t, testCronRunsAndNeverOverlaps) }
+
+func testCronRunsAndNeverOverlaps(t *testing.T, env *testutil.Env) {
 	rec := newRecorder(t, true)
 	crons := make(chan struct{}, 100)
 	rec.onCron = func(s *getty.Session[[]byte]) {
@@ -61,8 +63,9 @@ func TestCronRunsAndNeverOverlaps(t *testing.T) {
 	}
 }
 
-func TestShutdownFlushesSessionsMidWrite(t *testing.T) {
-	env := tcpEnv(t)
+func TestShutdownFlushesSessionsMidWrite(t *testing.T) { forEngines(t, testShutdownFlushesSessionsMidWrite) }
+
+func testShutdownFlushesSessionsMidWrite(t *testing.T, env *testutil.Env) {
 	var opened sync.WaitGroup
 	const sessions = 10
 	opened.Add(sessions)
@@ -79,7 +82,7 @@ func TestShutdownFlushesSessionsMidWrite(t *testing.T) {
 		}()
 		return nil
 	}}
-	srv, err := getty.NewServer(lengthfield.Codec{}, getty.Handler[[]byte](h), nil)
+	srv, err := getty.NewServer(lengthfield.Codec{}, getty.Handler[[]byte](h), env.ServerOptions(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,12 +130,13 @@ func TestShutdownFlushesSessionsMidWrite(t *testing.T) {
 	}
 }
 
-func TestShutdownDeadlineAbortsStuckSessions(t *testing.T) {
-	env := tcpEnv(t)
+func TestShutdownDeadlineAbortsStuckSessions(t *testing.T) { forEngines(t, testShutdownDeadlineAbortsStuckSessions) }
+
+func testShutdownDeadlineAbortsStuckSessions(t *testing.T, env *testutil.Env) {
 	started := make(chan *getty.Session[[]byte], 1)
 	rec := newRecorder(t, false)
 	rec.onOpen = func(s *getty.Session[[]byte]) error { started <- s; return nil }
-	srv, err := getty.NewServer(lengthfield.Codec{}, getty.Handler[[]byte](rec), &getty.ServerOptions{Options: getty.Options{WriteTimeout: -1}})
+	srv, err := getty.NewServer(lengthfield.Codec{}, getty.Handler[[]byte](rec), env.ServerOptions(&getty.ServerOptions{Options: getty.Options{WriteTimeout: -1}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,10 +154,11 @@ func TestShutdownDeadlineAbortsStuckSessions(t *testing.T) {
 	rec.checkClosedOnce(t)
 }
 
-func TestClientReconnectsAfterServerRestart(t *testing.T) {
-	env := tcpEnv(t)
+func TestClientReconnectsAfterServerRestart(t *testing.T) { forEngines(t, testClientReconnectsAfterServerRestart) }
+
+func testClientReconnectsAfterServerRestart(t *testing.T, env *testutil.Env) {
 	rec := newRecorder(t, true)
-	srv, err := getty.NewServer(lengthfield.Codec{}, getty.Handler[[]byte](rec), nil)
+	srv, err := getty.NewServer(lengthfield.Codec{}, getty.Handler[[]byte](rec), env.ServerOptions(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,8 +174,8 @@ func TestClientReconnectsAfterServerRestart(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := getty.Dial(ctx, env.Dialer(addr), lengthfield.Codec{}, ch, &getty.ClientOptions{
-		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 100 * time.Millisecond})
+	c, err := getty.Dial(ctx, env.Dialer(addr), lengthfield.Codec{}, ch, env.ClientOptions(&getty.ClientOptions{
+		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 100 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +197,7 @@ func TestClientReconnectsAfterServerRestart(t *testing.T) {
 	}
 	echo("before")
 	srv.Close()
-	srv2, err := getty.NewServer(lengthfield.Codec{}, getty.Handler[[]byte](newRecorder(t, true)), nil)
+	srv2, err := getty.NewServer(lengthfield.Codec{}, getty.Handler[[]byte](newRecorder(t, true)), env.ServerOptions(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,8 +210,9 @@ func TestClientReconnectsAfterServerRestart(t *testing.T) {
 	echo("after")
 }
 
-func TestClientCloseCancelsReconnect(t *testing.T) {
-	env := tcpEnv(t)
+func TestClientCloseCancelsReconnect(t *testing.T) { forEngines(t, testClientCloseCancelsReconnect) }
+
+func testClientCloseCancelsReconnect(t *testing.T, env *testutil.Env) {
 	rec := newRecorder(t, true)
 	started := make(chan *getty.Session[[]byte], 1)
 	rec.onOpen = func(s *getty.Session[[]byte]) error { started <- s; return nil }
@@ -214,7 +220,7 @@ func TestClientCloseCancelsReconnect(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, err := getty.Dial(ctx, env.Dialer(l.Addr().String()), lengthfield.Codec{}, getty.Handler[[]byte](getty.NopHandler[[]byte]{}),
-		&getty.ClientOptions{ReconnectMin: time.Hour, ReconnectMax: time.Hour})
+		env.ClientOptions(&getty.ClientOptions{ReconnectMin: time.Hour, ReconnectMax: time.Hour}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,32 +245,34 @@ func TestClientCloseCancelsReconnect(t *testing.T) {
 	}
 }
 
-func TestDialFailsWhenNobodyListens(t *testing.T) {
+func TestDialFailsWhenNobodyListens(t *testing.T) { forEngines(t, testDialFailsWhenNobodyListens) }
+
+func testDialFailsWhenNobodyListens(t *testing.T, env *testutil.Env) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
 	l.Close()
-	env := tcpEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err = getty.Dial(ctx, env.Dialer(addr), lengthfield.Codec{}, getty.Handler[[]byte](getty.NopHandler[[]byte]{}), nil)
+	_, err = getty.Dial(ctx, env.Dialer(addr), lengthfield.Codec{}, getty.Handler[[]byte](getty.NopHandler[[]byte]{}), env.ClientOptions(nil))
 	var op *getty.OpError
 	if !errors.As(err, &op) || op.Op != "dial" || !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("Dial = %v", err)
 	}
 }
 
-func TestClientKeepsNConnections(t *testing.T) {
-	env := tcpEnv(t)
+func TestClientKeepsNConnections(t *testing.T) { forEngines(t, testClientKeepsNConnections) }
+
+func testClientKeepsNConnections(t *testing.T, env *testutil.Env) {
 	rec := newRecorder(t, true)
 	srv, l := serve(t, env, rec, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	opened := make(chan struct{}, 8)
 	h := getty.HandlerFuncs[[]byte]{Open: func(*getty.Session[[]byte]) error { opened <- struct{}{}; return nil }}
-	c, err := getty.Dial(ctx, env.Dialer(l.Addr().String()), lengthfield.Codec{}, getty.Handler[[]byte](h), &getty.ClientOptions{Connections: 4})
+	c, err := getty.Dial(ctx, env.Dialer(l.Addr().String()), lengthfield.Codec{}, getty.Handler[[]byte](h), env.ClientOptions(&getty.ClientOptions{Connections: 4}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,10 +315,14 @@ func (f *flakyListener) Accept() (getty.Conn, error) {
 	return f.Listener.Accept()
 }
 
-func TestAcceptBacksOffOnEMFILE(t *testing.T) {
-	env := tcpEnv(t)
+// PlainStream lets the event-loop engine serve the wrapped TCP listener.
+func (f *flakyListener) PlainStream() bool { return true }
+
+func TestAcceptBacksOffOnEMFILE(t *testing.T) { forEngines(t, testAcceptBacksOffOnEMFILE) }
+
+func testAcceptBacksOffOnEMFILE(t *testing.T, env *testutil.Env) {
 	rec := newRecorder(t, true)
-	srv, err := getty.NewServer(lengthfield.Codec{}, getty.Handler[[]byte](rec), nil)
+	srv, err := getty.NewServer(lengthfield.Codec{}, getty.Handler[[]byte](rec), env.ServerOptions(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
