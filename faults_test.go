@@ -158,7 +158,9 @@ func testPeerReset(t *testing.T, env *testutil.Env) {
 	}
 }
 
-func TestSilentPeerClosedAtReadTimeout(t *testing.T) { forEngines(t, testSilentPeerClosedAtReadTimeout) }
+func TestSilentPeerClosedAtReadTimeout(t *testing.T) {
+	forEngines(t, testSilentPeerClosedAtReadTimeout)
+}
 
 func testSilentPeerClosedAtReadTimeout(t *testing.T, env *testutil.Env) {
 	rec := newRecorder(t, true)
@@ -237,7 +239,9 @@ func testSlowReaderHitsBacklogBound(t *testing.T, env *testutil.Env) {
 	}
 }
 
-func TestBlockingBacklogEndsAtWriteTimeout(t *testing.T) { forEngines(t, testBlockingBacklogEndsAtWriteTimeout) }
+func TestBlockingBacklogEndsAtWriteTimeout(t *testing.T) {
+	forEngines(t, testBlockingBacklogEndsAtWriteTimeout)
+}
 
 func testBlockingBacklogEndsAtWriteTimeout(t *testing.T, env *testutil.Env) {
 	started := make(chan *getty.Session[[]byte], 1)
@@ -290,7 +294,9 @@ func testOnOpenRejects(t *testing.T, env *testutil.Env) {
 	rec.checkClosedOnce(t)
 }
 
-func TestHandlerPanicClosesOnlyItsSession(t *testing.T) { forEngines(t, testHandlerPanicClosesOnlyItsSession) }
+func TestHandlerPanicClosesOnlyItsSession(t *testing.T) {
+	forEngines(t, testHandlerPanicClosesOnlyItsSession)
+}
 
 func testHandlerPanicClosesOnlyItsSession(t *testing.T, env *testutil.Env) {
 	rec := newRecorder(t, true)

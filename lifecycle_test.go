@@ -63,7 +63,9 @@ func testCronRunsAndNeverOverlaps(t *testing.T, env *testutil.Env) {
 	}
 }
 
-func TestShutdownFlushesSessionsMidWrite(t *testing.T) { forEngines(t, testShutdownFlushesSessionsMidWrite) }
+func TestShutdownFlushesSessionsMidWrite(t *testing.T) {
+	forEngines(t, testShutdownFlushesSessionsMidWrite)
+}
 
 func testShutdownFlushesSessionsMidWrite(t *testing.T, env *testutil.Env) {
 	var opened sync.WaitGroup
@@ -130,7 +132,9 @@ func testShutdownFlushesSessionsMidWrite(t *testing.T, env *testutil.Env) {
 	}
 }
 
-func TestShutdownDeadlineAbortsStuckSessions(t *testing.T) { forEngines(t, testShutdownDeadlineAbortsStuckSessions) }
+func TestShutdownDeadlineAbortsStuckSessions(t *testing.T) {
+	forEngines(t, testShutdownDeadlineAbortsStuckSessions)
+}
 
 func testShutdownDeadlineAbortsStuckSessions(t *testing.T, env *testutil.Env) {
 	started := make(chan *getty.Session[[]byte], 1)
@@ -154,7 +158,9 @@ func testShutdownDeadlineAbortsStuckSessions(t *testing.T, env *testutil.Env) {
 	rec.checkClosedOnce(t)
 }
 
-func TestClientReconnectsAfterServerRestart(t *testing.T) { forEngines(t, testClientReconnectsAfterServerRestart) }
+func TestClientReconnectsAfterServerRestart(t *testing.T) {
+	forEngines(t, testClientReconnectsAfterServerRestart)
+}
 
 func testClientReconnectsAfterServerRestart(t *testing.T, env *testutil.Env) {
 	rec := newRecorder(t, true)
