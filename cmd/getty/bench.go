@@ -38,6 +38,7 @@ type benchFlags struct {
 	warmup    time.Duration
 	rate      float64
 	json      bool
+	engine    string
 	// compress holds --compress and --compress-level (compress.go).
 	compress endpointFlags
 }
@@ -54,6 +55,7 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "warm-up before the measured window")
 	fs.Float64Var(&f.rate, "rate", 0, "open loop: frames per second in total (0: closed loop)")
 	fs.BoolVar(&f.json, "json", false, "print the result as JSON")
+	fs.StringVar(&f.engine, "engine", "goroutine", "engine of the embedded server: goroutine | eventloop (tcp and unix, no compression)")
 	addCompressFlags(fs, &f.compress)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -83,7 +85,7 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	server := "external server at " + target
 	if f.addr == "" {
-		server = "embedded getty echo server on " + target
+		server = "embedded getty echo server (" + f.engine + " engine) on " + target
 	}
 	if !f.json {
 		fmt.Fprintf(stdout, "getty bench: %s, %s\n%s\n", f.transport, server, f.describe())
@@ -181,7 +183,15 @@ func (f *benchFlags) target(t transport) (addr string, stop func(), err error) {
 		os.RemoveAll(dir) //nolint:errcheck // best-effort cleanup of a temp dir
 		return "", nil, err
 	}
-	srv, err := getty.NewServer(lengthfield.Codec{}, echoHandler(slog.New(slog.DiscardHandler)), nil)
+	ef.compress = f.compress.compress
+	engine, err := parseEngine(f.engine, &ef)
+	if err != nil {
+		l.Close()         //nolint:errcheck // the usage error is what matters
+		os.RemoveAll(dir) //nolint:errcheck // best-effort cleanup
+		return "", nil, err
+	}
+	srv, err := getty.NewServer(lengthfield.Codec{}, echoHandler(slog.New(slog.DiscardHandler)),
+		&getty.ServerOptions{Options: getty.Options{Engine: engine}})
 	if err != nil {
 		l.Close()         //nolint:errcheck // the server error is what matters
 		os.RemoveAll(dir) //nolint:errcheck // best-effort cleanup

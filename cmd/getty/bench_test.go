@@ -108,6 +108,9 @@ func TestBenchUsage(t *testing.T) {
 		{name: "open loop too small", args: []string{"--rate", "10", "--size", "4"}},
 		{name: "unknown transport", args: []string{"--transport", "carrier-pigeon"}},
 		{name: "stray argument", args: []string{"now"}},
+		{name: "unknown engine", args: []string{"--engine", "steam"}},
+		{name: "eventloop over ws", args: []string{"--engine", "eventloop", "--transport", "ws"}},
+		{name: "eventloop compressed", args: []string{"--engine", "eventloop", "--compress", "s2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -145,10 +148,14 @@ func TestGroup(t *testing.T) {
 // TestBenchEveryTransport runs the embedded benchmark over each transport
 // that needs no certificate: every one must move messages without errors.
 func TestBenchEveryTransport(t *testing.T) {
-	for _, tr := range []string{"udp", "unix", "unixgram", "unixpacket", "ws"} {
+	for _, tr := range []string{"udp", "unix", "unixgram", "unixpacket", "ws", "tcp/eventloop", "unix/eventloop"} {
 		t.Run(tr, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			args := []string{"bench", "--json", "--transport", tr, "--conns", "2", "--duration", "300ms", "--warmup", "50ms"}
+			name, engine, _ := strings.Cut(tr, "/")
+			args := []string{"bench", "--json", "--transport", name, "--conns", "2", "--duration", "300ms", "--warmup", "50ms"}
+			if engine != "" {
+				args = append(args, "--engine", engine)
+			}
 			if code := run(context.Background(), args, nil, &stdout, &stderr); code != 0 {
 				t.Fatalf("exit %d\nstderr:\n%s", code, &stderr)
 			}

@@ -81,3 +81,28 @@ func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
+
+// addEngineFlag adds --engine to a command that runs a server.
+func addEngineFlag(fs *flag.FlagSet) *string {
+	return fs.String("engine", "goroutine", "session engine: goroutine | eventloop (Linux epoll loops: plain tcp and unix only, no TLS, PROXY protocol or compression)")
+}
+
+// parseEngine checks --engine against the server's other flags.
+func parseEngine(name string, f *endpointFlags) (getty.Engine, error) {
+	e, err := getty.ParseEngine(name)
+	if err != nil {
+		return e, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if e != getty.EngineEventLoop {
+		return e, nil
+	}
+	switch {
+	case f.transport != "tcp" && f.transport != "unix":
+		return e, fmt.Errorf("%w: --engine eventloop serves --transport tcp or unix, not %s", errUsage, f.transport)
+	case f.tlsCert != "" || f.proxyProtocol:
+		return e, fmt.Errorf("%w: --engine eventloop does not serve TLS or PROXY protocol", errUsage)
+	case f.compress != "" && f.compress != "none":
+		return e, fmt.Errorf("%w: --engine eventloop does not compress", errUsage)
+	}
+	return e, nil
+}

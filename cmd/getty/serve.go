@@ -21,10 +21,15 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	logLevel := fs.String("log-level", "info", "log level: debug|info|warn|error")
 	drain := fs.Duration("shutdown-timeout", 5*time.Second, "how long a graceful shutdown may take")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9090)")
+	engineName := addEngineFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	t, err := ef.resolve()
+	if err != nil {
+		return err
+	}
+	engine, err := parseEngine(*engineName, &ef)
 	if err != nil {
 		return err
 	}
@@ -43,7 +48,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	defer metrics.stop(*drain, log)
 	h := echoHandler(log)
 	srv, err := getty.NewServer(codec, h, &getty.ServerOptions{
-		Options:     getty.Options{Logger: log, ReadTimeout: *readTimeout, Observer: metrics.observer()},
+		Options:     getty.Options{Logger: log, ReadTimeout: *readTimeout, Observer: metrics.observer(), Engine: engine},
 		MaxSessions: *maxSessions,
 	})
 	if err != nil {
@@ -56,7 +61,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if l, err = ef.compressListener(l); err != nil {
 		return err
 	}
-	log.Info("listening", "transport", ef.transport, "addr", l.Addr().String(), "codec", *codecName, "compress", ef.compress)
+	log.Info("listening", "transport", ef.transport, "addr", l.Addr().String(), "codec", *codecName, "compress", ef.compress, "engine", engine.String())
 	fmt.Fprintf(stdout, "listening on %s\n", l.Addr())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()

@@ -31,6 +31,8 @@ func servers() map[string]server {
 	list := []server{
 		{name: "getty", dir: "servers/getty", args: goArgs,
 			buffers: "read: 4 KiB per session, grows x2 to 64 KiB while reads fill it, shrinks back when calm (pooled); write: pooled batch buffer, one write(2) per batch"},
+		{name: "getty-eventloop", dir: "servers/getty", args: func(addr string) []string { return []string{"-addr", addr, "-engine", "eventloop"} },
+			buffers: "EngineEventLoop: read: 64 KiB per event loop, only a partial package's tail kept per session (pooled); write: non-blocking write(2), the rest queued until EPOLLOUT"},
 		{name: "std", dir: "servers/std", args: goArgs, peer: true,
 			buffers: "read: 64 KiB per connection (goroutine per connection); write: straight from the read buffer"},
 		{name: "gnet", dir: "servers/gnet", args: goArgs, peer: true,
@@ -104,7 +106,7 @@ func suites() []suite {
 		{
 			name:    "tcp",
 			title:   "TCP echo, length-prefixed frames",
-			servers: []string{"getty", "std", "gnet", "nbio", "netpoll", "evio", "dubbo-getty", "go-epoll", "c-epoll"},
+			servers: []string{"getty", "getty-eventloop", "std", "gnet", "nbio", "netpoll", "evio", "dubbo-getty", "go-epoll", "c-epoll"},
 			full:    matrix([]int{100, 1000}, []int{64, 4096}, []int{1, 16}),
 			quick:   []cell{{Conns: 100, Size: 64, Depth: 1}, {Conns: 100, Size: 4096, Depth: 16}},
 			dial:    tcpDial,

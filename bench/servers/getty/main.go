@@ -1,6 +1,7 @@
 // Command getty is the getty echo server of the benchmark harness: the
 // length-field codec and an OnMessage that writes each package back, with
-// default options (4 KiB read buffer growing to 64 KiB).
+// default options (4 KiB read buffer growing to 64 KiB). -engine eventloop
+// runs it on the event-loop engine.
 package main
 
 import (
@@ -19,11 +20,16 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7000", "listen address")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here until SIGTERM")
+	engine := flag.String("engine", "goroutine", "session engine: goroutine or eventloop")
 	flag.Parse()
+	eng, err := getty.ParseEngine(*engine)
+	if err != nil {
+		log.Fatal(err)
+	}
 	h := getty.HandlerFuncs[[]byte]{
 		Message: func(s *getty.Session[[]byte], p []byte) { s.Write(p) }, //nolint:errcheck // a failed write closes the session
 	}
-	srv, err := getty.NewServer[[]byte](lengthfield.Codec{}, h, nil)
+	srv, err := getty.NewServer[[]byte](lengthfield.Codec{}, h, &getty.ServerOptions{Options: getty.Options{Engine: eng}})
 	if err != nil {
 		log.Fatal(err)
 	}
