@@ -40,8 +40,9 @@ type evConn struct {
 	outCh   atomic.Pointer[chan struct{}] // made on the first wait
 	wdl     atomic.Int64                  // write deadline (UnixNano); 0: none
 
-	local, remote net.Addr
-	network       string
+	remote  net.Addr
+	local   atomic.Pointer[net.Addr] // looked up on first use
+	network string
 }
 
 // evSession is the session side of an evConn.
@@ -91,7 +92,7 @@ func newEvConn(c Conn) (*evConn, error) {
 	}
 	// The duplicate shares the original's open file description, which the
 	// runtime made non-blocking.
-	ec := &evConn{fd: fd, local: c.LocalAddr(), remote: c.RemoteAddr(), network: network}
+	ec := &evConn{fd: fd, remote: c.RemoteAddr(), network: network}
 	if err := c.Close(); err != nil {
 		unix.Close(fd) //nolint:errcheck // the duplicate goes with the failed original
 		return nil, err
@@ -244,7 +245,7 @@ func (c *evConn) waitOut() error {
 }
 
 func (c *evConn) opError(op string, err error) error {
-	return &net.OpError{Op: op, Net: c.network, Source: c.local, Addr: c.remote, Err: err}
+	return &net.OpError{Op: op, Net: c.network, Addr: c.remote, Err: err}
 }
 
 // Close stops watching the socket and closes it. The session calls it once
@@ -266,7 +267,43 @@ func (c *evConn) Close() error {
 	return nil
 }
 
-func (c *evConn) LocalAddr() net.Addr  { return c.local }
+// LocalAddr is looked up (getsockname) on first use: an idle connection
+// need not hold it.
+func (c *evConn) LocalAddr() net.Addr {
+	if p := c.local.Load(); p != nil {
+		return *p
+	}
+	if c.closed.Load() {
+		return nil
+	}
+	sa, err := unix.Getsockname(c.fd)
+	if err != nil {
+		return nil
+	}
+	var a net.Addr
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		a = &net.TCPAddr{IP: net.IP(append([]byte(nil), sa.Addr[:]...)), Port: sa.Port}
+	case *unix.SockaddrInet6:
+		a = &net.TCPAddr{IP: net.IP(append([]byte(nil), sa.Addr[:]...)), Port: sa.Port, Zone: zoneName(sa.ZoneId)}
+	case *unix.SockaddrUnix:
+		a = &net.UnixAddr{Name: sa.Name, Net: "unix"}
+	default:
+		return nil
+	}
+	c.local.Store(&a)
+	return a
+}
+
+func zoneName(id uint32) string {
+	if id == 0 {
+		return ""
+	}
+	if ifi, err := net.InterfaceByIndex(int(id)); err == nil {
+		return ifi.Name
+	}
+	return ""
+}
 func (c *evConn) RemoteAddr() net.Addr { return c.remote }
 
 // SetDeadline sets both deadlines.
@@ -324,4 +361,29 @@ func (r evRawConn) Write(f func(fd uintptr) bool) error {
 	}
 	f(uintptr(r.c.fd))
 	return nil
+}
+
+// try makes one non-blocking write attempt for the session's writer.
+func (c *evConn) try(bufs [][]byte) (int, error) {
+	if c.closed.Load() {
+		return 0, c.opError("write", net.ErrClosed)
+	}
+	for {
+		var n int
+		var err error
+		if len(bufs) == 1 {
+			n, err = unix.Write(c.fd, bufs[0])
+		} else {
+			n, err = unix.Writev(c.fd, bufs)
+		}
+		switch {
+		case err == nil:
+			return n, nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EAGAIN):
+			return 0, nil
+		}
+		return 0, c.opError("write", os.NewSyscallError("write", err))
+	}
 }

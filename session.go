@@ -26,8 +26,8 @@ type Session[T any] struct {
 	msgc   MessageConn    // set for message transports
 	pktc   PacketConn     // set for packet transports (msgc too)
 	limit  MessageLimiter // set for message transports with a size limit
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctx    context.Context    // made by the first Context call (closeMu)
+	cancel context.CancelFunc // (closeMu)
 
 	cb sync.Mutex // serializes handler callbacks (without a TaskPool)
 
@@ -86,16 +86,12 @@ func newSession[T any](e *endpoint[T], conn Conn) (*Session[T], error) {
 	}
 	s.id = e.nextID.Add(1)
 	s.poolKey = s.id ^ e.keySalt
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	now := e.wheel.Now()
 	s.lastRead.Store(now)
 	s.lastWrite.Store(now)
 	s.w.init(s)
 	if e.opts.TaskPool != nil {
 		s.runPkg = s.runPooled
-	}
-	if o := &e.opts; o.WriteTimeout > 0 {
-		s.writeTimer = e.wheel.NewTimer(s.w.onWatchdog)
 	}
 	return s, nil
 }
@@ -114,7 +110,19 @@ func (s *Session[T]) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
 func (s *Session[T]) Conn() Conn { return s.conn }
 
 // Context is cancelled when the session starts closing.
-func (s *Session[T]) Context() context.Context { return s.ctx }
+func (s *Session[T]) Context() context.Context {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.ctx == nil {
+		// Made on demand: most sessions never ask, and an idle session
+		// should cost little.
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+		if s.cause != nil {
+			s.cancel()
+		}
+	}
+	return s.ctx
+}
 
 // Closed reports whether the session has started closing.
 func (s *Session[T]) Closed() bool { return s.closing.Load() }
@@ -168,13 +176,16 @@ func (s *Session[T]) Close() error {
 func (s *Session[T]) closeWith(cause error, graceful bool) bool {
 	s.closeMu.Lock()
 	first := s.cause == nil
+	cancel := s.cancel
 	if first {
 		s.cause = cause
 		s.closing.Store(true)
 	}
 	s.closeMu.Unlock()
 	if first {
-		s.cancel()
+		if cancel != nil {
+			cancel()
+		}
 		s.w.close()
 	}
 	if graceful {
@@ -224,7 +235,7 @@ func (s *Session[T]) handshake() error {
 	if !ok {
 		return nil
 	}
-	ctx := s.ctx
+	ctx := s.Context()
 	if t := s.e.opts.HandshakeTimeout; t > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t)

@@ -51,7 +51,8 @@ type writer[T any] struct {
 	armed    bool  // the write watchdog is scheduled
 	timedOut bool  // the watchdog aborted the current batch
 
-	raw  *rawWriter  // non-blocking attempts on TCP and Unix streams (Linux)
+	raw  tryWriter   // non-blocking attempts on TCP and Unix streams (Linux)
+	lean bool        // keep no spare buffer between batches (EngineEventLoop)
 	one  [1][]byte   // scratch for raw.try
 	msgs []Message   // scratch for WriteMessages
 	vec  net.Buffers // scratch for vectored writes
@@ -60,9 +61,19 @@ type writer[T any] struct {
 func (w *writer[T]) init(s *Session[T]) {
 	w.s = s
 	w.cond.L = &w.mu
-	if s.stream != nil {
-		w.raw = newRawWriter(s.stream)
+	if ec, ok := s.stream.(*evConn); ok {
+		w.raw, w.lean = ec, true
+	} else if s.stream != nil {
+		if r := newRawWriter(s.stream); r != nil {
+			w.raw = r
+		}
 	}
+}
+
+// tryWriter makes one non-blocking write attempt: it returns the bytes the
+// kernel took at once; a full socket buffer is not an error.
+type tryWriter interface {
+	try(bufs [][]byte) (int, error)
 }
 
 // Write encodes pkg and sends it. It returns once pkg is written or queued
@@ -351,10 +362,17 @@ func (w *writer[T]) send(data []byte, spans []span) error {
 func (w *writer[T]) beginLocked() {
 	w.start = w.s.e.wheel.Now()
 	w.timedOut = false
-	if t := w.s.writeTimer; t != nil && !w.armed {
-		w.armed = true
-		t.Schedule(w.s.e.opts.WriteTimeout)
+	timeout := w.s.e.opts.WriteTimeout
+	if timeout <= 0 || w.armed || (w.raw != nil && !w.async) {
+		return // no limit, already watched, or a non-blocking attempt that cannot stall
 	}
+	if w.s.writeTimer == nil {
+		// Made on the first write that can block: a session that never
+		// fills its socket buffer does without.
+		w.s.writeTimer = w.s.e.wheel.NewTimer(w.onWatchdog)
+	}
+	w.armed = true
+	w.s.writeTimer.Schedule(timeout)
 }
 
 // endLocked records a finished batch and turns its error into the session's.
@@ -387,7 +405,7 @@ func (w *writer[T]) recycleLocked(buf *[]byte, spans []span) {
 	clear(spans)
 	w.spareSpans = spans[:0]
 	*buf = (*buf)[:0]
-	if w.spare == nil && cap(*buf) <= keepCap {
+	if w.spare == nil && cap(*buf) <= keepCap && !w.lean {
 		w.spare = buf
 		return
 	}
@@ -467,10 +485,11 @@ func (w *writer[T]) drain() {
 	}
 	if !w.broken && w.pkgs > 0 {
 		w.flushLocked() //nolint:errcheck // the session is closing; the error is its cause if it was first
-	} else {
-		w.mu.Unlock()
+		w.mu.Lock()
 	}
-	if t := w.s.writeTimer; t != nil {
+	t := w.s.writeTimer
+	w.mu.Unlock()
+	if t != nil {
 		t.Cancel()
 	}
 }
