@@ -22,10 +22,10 @@ type Session[T any] struct {
 	e      *endpoint[T]
 	id     uint64
 	conn   Conn
-	stream net.Conn       // set for stream transports
-	msgc   MessageConn    // set for message transports
-	pktc   PacketConn     // set for packet transports (msgc too)
-	limit  MessageLimiter // set for message transports with a size limit
+	stream net.Conn           // set for stream transports
+	msgc   MessageConn        // set for message transports
+	pktc   PacketConn         // set for packet transports (msgc too)
+	limit  MessageLimiter     // set for message transports with a size limit
 	ctx    context.Context    // made by the first Context call (closeMu)
 	cancel context.CancelFunc // (closeMu)
 

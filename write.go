@@ -18,6 +18,7 @@ import (
 const (
 	corkLimit = 64 << 10      // flush a corked queue past this many bytes
 	keepCap   = 2 * corkLimit // keep a spare write buffer up to this capacity: a corked batch ends past corkLimit
+	leanKeep  = 4 << 10       // EngineEventLoop: keep a spare only after a batch of at least this many bytes
 )
 
 // span marks the end of one message in a queued batch (message transports).
@@ -404,8 +405,15 @@ func (w *writer[T]) failLocked(err error) error {
 func (w *writer[T]) recycleLocked(buf *[]byte, spans []span) {
 	clear(spans)
 	w.spareSpans = spans[:0]
+	if w.lean && len(*buf) < leanKeep {
+		// A session that sends small batches holds no buffer between
+		// them (most idle sessions are such): the pool has one for the
+		// next. Bulk senders keep theirs, as on the goroutine engine.
+		w.s.e.bufs.Put(buf)
+		return
+	}
 	*buf = (*buf)[:0]
-	if w.spare == nil && cap(*buf) <= keepCap && !w.lean {
+	if w.spare == nil && cap(*buf) <= keepCap {
 		w.spare = buf
 		return
 	}
