@@ -1,0 +1,201 @@
+package getty_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gettynet/getty"
+	"github.com/gettynet/getty/codec/lengthfield"
+	"github.com/gettynet/getty/transport/tcp"
+)
+
+// idleChildEnv makes the test binary run TestEventLoopIdleServer as the
+// server process of TestEventLoopHoldsTenThousandIdle: one process cannot
+// hold both ends of 10,000 connections under the 20,000 descriptor limit.
+const idleChildEnv = "GETTY_IDLE_SERVER"
+
+// TestEventLoopHoldsTenThousandIdle opens 10,000 connections to an
+// event-loop server in a child process, has each echo one package, holds
+// them idle and closes them: the server's goroutine count stays flat (its
+// loops only), its RSS growth per connection is reported, and its
+// descriptors and goroutines return to the baseline.
+func TestEventLoopHoldsTenThousandIdle(t *testing.T) {
+	const n = 10000
+	cmd := exec.Command(os.Args[0], "-test.run=^TestEventLoopIdleServer$", "-test.count=1")
+	cmd.Env = append(os.Environ(), idleChildEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("server process: %v", err)
+		}
+	}()
+	out := bufio.NewScanner(stdout)
+	line := func() string {
+		t.Helper()
+		if !out.Scan() {
+			t.Fatalf("server process ended: %v", out.Err())
+		}
+		return out.Text()
+	}
+	addr := strings.TrimPrefix(line(), "addr ")
+	stats := func() (goroutines, rssKiB, fds, sessions int) {
+		t.Helper()
+		fmt.Fprintln(stdin, "stats")
+		if _, err := fmt.Sscanf(line(), "stats %d %d %d %d", &goroutines, &rssKiB, &fds, &sessions); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	g0, rss0, fd0, _ := stats()
+
+	deadline := time.Now().Add(60 * time.Second)
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	f := frame([]byte("ping"))
+	reply := make([]byte, len(f))
+	for range n {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatalf("after %d connections: %v", len(conns), err)
+		}
+		conns = append(conns, c)
+		c.SetDeadline(deadline)
+		if _, err := c.Write(f); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readFull(c, reply); err != nil {
+			t.Fatalf("echo on connection %d: %v", len(conns), err)
+		}
+	}
+	time.Sleep(time.Second) // let the server settle, as the harness does
+	g1, rss1, fd1, s1 := stats()
+	t.Logf("server with %d idle sessions: %d goroutines (baseline %d), RSS %d KiB (baseline %d KiB): %d B per connection; %d descriptors (baseline %d)",
+		s1, g1, g0, rss1, rss0, (rss1-rss0)*1024/n, fd1, fd0)
+	if s1 != n {
+		t.Errorf("server holds %d sessions, want %d", s1, n)
+	}
+	if g1 > g0+4 {
+		t.Errorf("goroutines grew from %d to %d with idle connections", g0, g1)
+	}
+	if fd1 < fd0+n {
+		t.Errorf("descriptors %d, want at least %d", fd1, fd0+n)
+	}
+
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	for {
+		g, _, fd, s := stats()
+		if s == 0 && fd <= fd0 && g <= g0+1 {
+			t.Logf("after the peers closed: %d goroutines, %d descriptors", g, fd)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the peers closed: %d sessions, %d goroutines (baseline %d), %d descriptors (baseline %d)", s, g, g0, fd, fd0)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func readFull(c net.Conn, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := c.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// TestEventLoopIdleServer is the server process of
+// TestEventLoopHoldsTenThousandIdle; it skips unless run as one. It answers
+// "stats" lines on stdin and shuts down when stdin closes.
+func TestEventLoopIdleServer(t *testing.T) {
+	if os.Getenv(idleChildEnv) == "" {
+		t.Skip("the server process of TestEventLoopHoldsTenThousandIdle")
+	}
+	h := getty.HandlerFuncs[[]byte]{Message: func(s *getty.Session[[]byte], p []byte) {
+		if err := s.Write(p); err != nil {
+			t.Errorf("echo: %v", err)
+		}
+	}}
+	srv, err := getty.NewServer(lengthfield.Codec{}, h, &getty.ServerOptions{Options: getty.Options{Engine: getty.EngineEventLoop}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := tcp.Listen("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	fmt.Printf("addr %s\n", l.Addr())
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		if in.Text() != "stats" {
+			continue
+		}
+		runtime.GC()
+		fmt.Printf("stats %d %d %d %d\n", runtime.NumGoroutine(), rssKiB(t), countFDs(t), srv.Stats().SessionsOpen)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Error(err)
+	}
+	<-served
+}
+
+func rssKiB(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no VmRSS in /proc/self/status")
+	return 0
+}
+
+func countFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
