@@ -122,6 +122,21 @@ type ServerOptions struct {
 	// MaxSessions caps concurrent sessions; a connection beyond it is closed
 	// at once and counted as rejected. Default 0: no cap.
 	MaxSessions int
+	// MaxSessionsPerIP caps the concurrent sessions of one remote IP
+	// address (IPv4-mapped IPv6 addresses count as IPv4; Unix sockets are
+	// not capped); a connection beyond it is closed at once, counted as
+	// rejected and reported with ErrTooManySessionsPerIP. Default 0: no
+	// cap. Behind a proxy, the address is the one the transport reports
+	// (the PROXY protocol's source when transport/tcp reads it).
+	MaxSessionsPerIP int
+	// FirstPackageTimeout closes a session whose peer has not sent one
+	// whole package this long after connecting (cause
+	// ErrFirstPackageTimeout): a peer that connects and stays silent, or
+	// drips bytes slower than a package (slowloris), is cut off even when
+	// ReadTimeout is long or off. It starts after the transport handshake,
+	// which HandshakeTimeout bounds. Default 0: no deadline; servers whose
+	// clients speak first should set it (a few seconds).
+	FirstPackageTimeout time.Duration
 }
 
 // ClientOptions configure a Client. The zero value is ready to use.

@@ -32,6 +32,8 @@ type endpoint[T any] struct {
 	// from those of other servers and clients sharing the pool (their ids
 	// all count from 1), so that they do not share mailboxes or workers.
 	keySalt uint64
+	// firstPkg is the server's FirstPackageTimeout (0: none).
+	firstPkg time.Duration
 
 	mu       sync.Mutex // guards sessions, closed
 	sessions map[uint64]*Session[T]

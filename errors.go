@@ -40,6 +40,14 @@ var (
 	// ErrTooManySessions is the cause of a connection refused because the
 	// server holds MaxSessions already.
 	ErrTooManySessions = errors.New("getty: too many sessions")
+	// ErrTooManySessionsPerIP is the cause of a connection refused because
+	// its remote IP address holds MaxSessionsPerIP sessions already. It
+	// wraps ErrTooManySessions.
+	ErrTooManySessionsPerIP = fmt.Errorf("%w from one IP address", ErrTooManySessions)
+	// ErrFirstPackageTimeout is the cause of a server session whose peer
+	// sent no whole package within FirstPackageTimeout of connecting. It
+	// wraps ErrReadTimeout.
+	ErrFirstPackageTimeout = fmt.Errorf("%w: no package within the first-package deadline", ErrReadTimeout)
 	// ErrNoSession is returned by Client.Session when no connection is up.
 	ErrNoSession = errors.New("getty: no open session")
 	// ErrNoDestination is returned by Write on a packet session that has no

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -17,6 +18,7 @@ type Server[T any] struct {
 	e           *endpoint[T]
 	maxSessions int64
 	active      atomic.Int64
+	perIP       *ipLimiter // nil: no MaxSessionsPerIP
 
 	mu        sync.Mutex // guards listeners, shutdown, and wg.Add against Wait
 	listeners map[*Listener]struct{}
@@ -35,15 +37,17 @@ func NewServer[T any](codec Codec[T], h Handler[T], opts *ServerOptions) (*Serve
 	if opts != nil {
 		o = *opts
 	}
-	if o.MaxSessions < 0 {
-		return nil, errors.Join(ErrInvalidOptions, errors.New("MaxSessions must not be negative"))
+	if o.MaxSessions < 0 || o.MaxSessionsPerIP < 0 || o.FirstPackageTimeout < 0 {
+		return nil, errors.Join(ErrInvalidOptions, errors.New("MaxSessions, MaxSessionsPerIP and FirstPackageTimeout must not be negative"))
 	}
 	e, err := newEndpoint(codec, h, o.Options)
 	if err != nil {
 		return nil, err
 	}
+	e.firstPkg = o.FirstPackageTimeout
 	return &Server[T]{
 		e:           e,
+		perIP:       newIPLimiter(o.MaxSessionsPerIP),
 		maxSessions: int64(o.MaxSessions),
 		listeners:   make(map[*Listener]struct{}),
 		done:        make(chan struct{}),
@@ -123,22 +127,50 @@ func (srv *Server[T]) start(c Conn) bool {
 		closeQuietly(c, e)
 		return false
 	}
+	var ip netip.Addr
+	if srv.perIP != nil {
+		var ok bool
+		if ip, ok = srv.perIP.acquire(c.RemoteAddr()); !ok {
+			srv.active.Add(-1)
+			e.counters.rejectedLimit.Add(1)
+			e.log.Warn("getty: per-IP session limit reached; connection refused", "remote", addrString(c.RemoteAddr()),
+				"transport", TransportName(c), "limit", srv.perIP.max, "err", ErrTooManySessionsPerIP)
+			if e.obs != nil {
+				e.obs.OnRefuse(c.RemoteAddr(), ErrTooManySessionsPerIP)
+			}
+			closeQuietly(c, e)
+			return false
+		}
+	}
 	srv.mu.Lock()
 	if srv.shutdown {
 		srv.mu.Unlock()
 		srv.active.Add(-1)
+		if srv.perIP != nil {
+			srv.perIP.release(ip)
+		}
 		closeQuietly(c, e)
 		return false
 	}
 	srv.wg.Add(1)
 	srv.mu.Unlock()
 	if srv.group != nil {
-		srv.evStart(c)
+		done := srv.evDone
+		if srv.perIP != nil {
+			done = func() {
+				srv.perIP.release(ip)
+				srv.evDone()
+			}
+		}
+		srv.evStart(c, done)
 		return true
 	}
 	go func() {
 		defer srv.wg.Done()
 		defer srv.active.Add(-1)
+		if srv.perIP != nil {
+			defer srv.perIP.release(ip)
+		}
 		s, err := newSession(e, c)
 		if err != nil {
 			e.log.Error("getty: unusable connection", "remote", addrString(c.RemoteAddr()), "err", err)
@@ -175,26 +207,26 @@ func (srv *Server[T]) evServeLocked(l Listener) error {
 
 // evStart opens a session for c on the accepting goroutine and hands it to
 // an event loop.
-func (srv *Server[T]) evStart(c Conn) {
+func (srv *Server[T]) evStart(c Conn, done func()) {
 	e := srv.e
 	ec, err := newEvConn(c)
 	if err != nil {
 		e.log.Error("getty: connection refused by the event-loop engine", "remote", addrString(c.RemoteAddr()), "err", err)
 		closeQuietly(c, e)
-		srv.evDone()
+		done()
 		return
 	}
 	s, err := newSession(e, ec)
 	if err != nil {
 		closeQuietly(ec, e)
-		srv.evDone()
+		done()
 		return
 	}
 	if s.open() != nil {
-		srv.evDone()
+		done()
 		return
 	}
-	s.evStart(srv.group, ec, srv.evDone)
+	s.evStart(srv.group, ec, done)
 }
 
 func closeQuietly[T any](c Conn, e *endpoint[T]) {

@@ -17,6 +17,11 @@ func (s *Session[T]) startTimers() {
 		}
 		s.readTimer.Schedule(first)
 	}
+	if d := s.e.firstPkg; d > 0 {
+		// No field keeps this timer: it fires once, and finds the session
+		// closed or with a package in, or closes it.
+		s.e.wheel.NewTimer(s.onFirstPackageTimer).Schedule(d)
+	}
 	if o.CronPeriod > 0 {
 		s.cronTask = s.runCron
 		s.cronTimer = s.e.wheel.NewTimer(s.onCronTimer)
@@ -36,6 +41,12 @@ func (s *Session[T]) stopTimers() {
 		s.cronTimer.Cancel()
 	}
 	// The write watchdog stays until the final flush is done; drain cancels it.
+}
+
+func (s *Session[T]) onFirstPackageTimer() {
+	if !s.closing.Load() && s.pkgsIn.Load() == 0 {
+		s.closeWith(ErrFirstPackageTimeout, true)
+	}
 }
 
 func (s *Session[T]) onReadTimer() {
