@@ -18,6 +18,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	codecName := fs.String("codec", "line", "codec: line (newline-delimited text) | length (4-byte length prefix)")
 	readTimeout := fs.Duration("read-timeout", 0, "close sessions idle for this long (0: never)")
 	maxSessions := fs.Int("max-sessions", 0, "refuse connections beyond this many sessions (0: no limit)")
+	maxPerIP := fs.Int("max-sessions-per-ip", 0, "refuse connections beyond this many sessions from one IP address (0: no limit)")
+	firstPkg := fs.Duration("first-package-timeout", 0, "close sessions that send no whole package this long after connecting (0: never)")
 	logLevel := fs.String("log-level", "info", "log level: debug|info|warn|error")
 	drain := fs.Duration("shutdown-timeout", 5*time.Second, "how long a graceful shutdown may take")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9090)")
@@ -49,7 +51,9 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	h := echoHandler(log)
 	srv, err := getty.NewServer(codec, h, &getty.ServerOptions{
 		Options:     getty.Options{Logger: log, ReadTimeout: *readTimeout, Observer: metrics.observer(), Engine: engine},
-		MaxSessions: *maxSessions,
+		MaxSessions:         *maxSessions,
+		MaxSessionsPerIP:    *maxPerIP,
+		FirstPackageTimeout: *firstPkg,
 	})
 	if err != nil {
 		return err
