@@ -135,4 +135,3 @@ func (r *recorder) checkClosedOnceEventually(t *testing.T, n int) {
 		}
 	}
 }
-

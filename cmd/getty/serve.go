@@ -50,7 +50,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	defer metrics.stop(*drain, log)
 	h := echoHandler(log)
 	srv, err := getty.NewServer(codec, h, &getty.ServerOptions{
-		Options:     getty.Options{Logger: log, ReadTimeout: *readTimeout, Observer: metrics.observer(), Engine: engine},
+		Options:             getty.Options{Logger: log, ReadTimeout: *readTimeout, Observer: metrics.observer(), Engine: engine},
 		MaxSessions:         *maxSessions,
 		MaxSessionsPerIP:    *maxPerIP,
 		FirstPackageTimeout: *firstPkg,
