@@ -60,6 +60,7 @@ type msgState struct {
 	started    bool
 	compressed bool
 	total      int // payload bytes so far
+	checked    int // uncompressed text: bytes of c.msg known to be valid UTF-8, up to a rune boundary
 }
 
 // next checks a data frame against the message so far.
@@ -120,6 +121,15 @@ func (c *Conn) readMessage(max int) (getty.Message, error) {
 		if h.fin {
 			return c.finishMessage(st, max)
 		}
+		if st.kind == getty.Text && !st.compressed && c.msg != nil {
+			// Fail fast: invalid text ends the connection at the fragment
+			// that holds it, not after the whole message arrived.
+			ok, complete := validUTF8Prefix((*c.msg)[st.checked:])
+			if !ok {
+				return getty.Message{}, invalidUTF8()
+			}
+			st.checked += complete
+		}
 	}
 }
 
@@ -134,7 +144,10 @@ func (c *Conn) finishMessage(st msgState, max int) (getty.Message, error) {
 		}
 	}
 	data := *c.msg
-	if st.kind == getty.Text && !utf8.Valid(data) {
+	if st.compressed {
+		st.checked = 0
+	}
+	if st.kind == getty.Text && !utf8.Valid(data[st.checked:]) {
 		return getty.Message{}, invalidUTF8()
 	}
 	return getty.Message{Kind: st.kind, Data: data}, nil
@@ -332,4 +345,46 @@ func (c *Conn) inflateMsg(max int) error {
 		}
 	}
 	return nil
+}
+
+// validUTF8Prefix reports whether p is valid UTF-8 but for an incomplete
+// rune at its end that later bytes may complete, and how many bytes at its
+// start are whole runes.
+func validUTF8Prefix(p []byte) (ok bool, complete int) {
+	cut := len(p)
+	for i := len(p) - 1; i >= 0 && i >= len(p)-utf8.UTFMax+1; i-- {
+		if utf8.RuneStart(p[i]) {
+			cut = i
+			break
+		}
+	}
+	if !utf8.Valid(p[:cut]) {
+		return false, 0
+	}
+	tail := p[cut:]
+	if len(tail) == 0 || utf8.FullRune(tail) {
+		return utf8.Valid(tail), len(p)
+	}
+	return canComplete(tail), cut
+}
+
+// canComplete reports whether some continuation bytes complete tail, the
+// start of a multi-byte rune, into a valid rune.
+func canComplete(tail []byte) bool {
+	var buf [utf8.UTFMax]byte
+	n := copy(buf[:], tail)
+	var try func(i int) bool
+	try = func(i int) bool {
+		if utf8.FullRune(buf[:i]) {
+			return utf8.Valid(buf[:i])
+		}
+		for _, b := range [...]byte{0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf} {
+			buf[i] = b
+			if try(i + 1) {
+				return true
+			}
+		}
+		return false
+	}
+	return try(n)
 }
