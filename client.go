@@ -127,7 +127,6 @@ func (c *Client[T]) runSlot(i int, s *Session[T]) {
 			if time.Since(began) > 2*backoff {
 				backoff = c.opts.ReconnectMin // it was a healthy session
 			}
-			s = nil
 		}
 		if c.ctx.Err() != nil || (c.opts.NoReconnect && attempted) {
 			return

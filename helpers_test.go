@@ -116,7 +116,7 @@ func (r *recorder) OnClose(s *getty.Session[[]byte]) {
 
 // waitClosed waits for the next OnClose and returns that session's cause
 // and reported errors.
-func (r *recorder) waitClosed(t testing.TB) (cause error, errs []error) {
+func (r *recorder) waitClosed(t testing.TB) (cause error, errs []error) { //nolint:revive,staticcheck // cause is a value, not a failure
 	t.Helper()
 	select {
 	case id := <-r.closedC:

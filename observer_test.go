@@ -25,20 +25,19 @@ import (
 // contract: OnOpen before anything else of a session, OnClose once and
 // last.
 type counting struct {
-	t                     testing.TB
-	opens, closes         atomic.Int64
-	bytesIn, bytesOut     atomic.Int64
-	pkgsIn, pkgsOut       atomic.Int64
-	handled               atomic.Int64
-	handleNanos           atomic.Int64
-	mu                    sync.Mutex
-	state                 map[uint64]string // "open", "closed"
-	causes                map[getty.CloseCause]int
-	errs                  []error
-	refused               []error
-	closedC               chan getty.CloseCause
-	errC                  chan error
-	checkOpen, checkClose bool
+	t                 testing.TB
+	opens, closes     atomic.Int64
+	bytesIn, bytesOut atomic.Int64
+	pkgsIn, pkgsOut   atomic.Int64
+	handled           atomic.Int64
+	handleNanos       atomic.Int64
+	mu                sync.Mutex
+	state             map[uint64]string // "open", "closed"
+	causes            map[getty.CloseCause]int
+	errs              []error
+	refused           []error
+	closedC           chan getty.CloseCause
+	errC              chan error
 }
 
 func newCounting(t testing.TB) *counting {

@@ -1,6 +1,7 @@
 package getty
 
 import (
+	"errors"
 	"net"
 	"syscall"
 	"unsafe"
@@ -57,12 +58,12 @@ func (r *rawWriter) attempt(fd uintptr) bool {
 		} else {
 			n, err = r.writev(fd)
 		}
-		switch err {
-		case nil:
+		switch {
+		case err == nil:
 			r.n = n
-		case syscall.EINTR:
+		case errors.Is(err, syscall.EINTR):
 			continue
-		case syscall.EAGAIN:
+		case errors.Is(err, syscall.EAGAIN):
 			r.n = 0
 		default:
 			r.err = err

@@ -336,7 +336,7 @@ func (s *Session[T]) report(err error) {
 
 // readCause turns the error that ended reading into the session's close
 // cause, and says whether the close may be graceful.
-func (s *Session[T]) readCause(err error) (error, bool) {
+func (s *Session[T]) readCause(err error) (error, bool) { //nolint:revive // the cause is a value for closeWith(cause, graceful), not a failure
 	if s.closing.Load() {
 		return err, true // the cause is already set
 	}

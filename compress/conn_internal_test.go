@@ -36,7 +36,7 @@ func TestIdleConnHoldsNoReadBuffer(t *testing.T) {
 	}
 	defer nc.Close()
 	for _, wrap := range []bool{false, true} {
-		var conn net.Conn = nc
+		conn := net.Conn(nc)
 		if wrap {
 			conn = struct{ net.Conn }{nc} // not a *net.TCPConn: read through Read
 		}

@@ -78,10 +78,10 @@ func TestCorruptFrames(t *testing.T) {
 				if !errors.Is(rerr, tc.want) {
 					t.Fatalf("got %v, want %v", rerr, tc.want)
 				}
-				if tc.want == io.EOF {
+				if errors.Is(tc.want, io.EOF) {
 					return
 				}
-				if _, again := c.ReadMessage(max); again != rerr {
+				if _, again := c.ReadMessage(max); again != rerr { //nolint:errorlint // the very same error value again
 					t.Fatalf("second read: %v, want the same final error %v", again, rerr)
 				}
 			})
@@ -126,7 +126,7 @@ func TestMismatchEndsSession(t *testing.T) {
 			t.Parallel()
 			log := newCloseLog()
 			d := serve(t, netTCP, &compress.Config{Algorithm: compress.S2}, nil, log.handler())
-			var cd getty.Dialer = d
+			cd := getty.Dialer(d)
 			if name == "zstd-client" {
 				var err error
 				if cd, err = compress.NewDialer(d, &compress.Config{Algorithm: compress.Zstd}); err != nil {

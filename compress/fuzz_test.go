@@ -35,7 +35,7 @@ func FuzzReadMessage(f *testing.F) {
 			total += len(m)
 		}
 		switch {
-		case err == io.EOF,
+		case errors.Is(err, io.EOF),
 			errors.Is(err, io.ErrUnexpectedEOF),
 			errors.Is(err, compress.ErrCorrupt),
 			errors.Is(err, compress.ErrAlgorithmMismatch),
@@ -64,7 +64,7 @@ func FuzzRoundTrip(f *testing.F) {
 				msgs = append(msgs, data[i*len(data)/n:(i+1)*len(data)/n])
 			}
 			got, err := readAll(t, cfg, frames(t, cfg, msgs...), fuzzMax)
-			if err != io.EOF {
+			if !errors.Is(err, io.EOF) {
 				if len(data) <= fuzzMax {
 					t.Fatalf("%v: %v", alg, err)
 				}

@@ -77,14 +77,6 @@ func (l *boxList) remove(b *mailbox) {
 	l.n--
 }
 
-func (l *boxList) popFront() *mailbox {
-	b := l.head
-	if b != nil {
-		l.remove(b)
-	}
-	return b
-}
-
 // shard: mu guards every field and the mailboxes it holds (except a running
 // mailbox's out, which belongs to its runner).
 type shard struct {

@@ -200,8 +200,8 @@ func (f *benchFlags) target(t transport) (addr string, stop func(), err error) {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	stop = func() {
-		srv.Close() //nolint:errcheck // aborting at the end of a benchmark
-		<-served
+		srv.Close()       //nolint:errcheck // aborting at the end of a benchmark
+		<-served          //nolint:errcheck // Serve returns ErrServerClosed after Close
 		os.RemoveAll(dir) //nolint:errcheck // best-effort cleanup
 	}
 	return l.Addr().String(), stop, nil

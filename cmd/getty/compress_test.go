@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"strings"
@@ -132,7 +133,7 @@ func TestServeCompressedReadTimeoutThenIdle(t *testing.T) {
 	}
 	// The closed peer sees the end of the stream.
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+	if n, err := c.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
 		t.Errorf("silent peer read %d, %v; want EOF", n, err)
 	}
 	if code := stop(); code != 0 {

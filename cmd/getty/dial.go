@@ -101,7 +101,7 @@ func pump(ctx context.Context, stdin io.Reader, s *getty.Session[[]byte]) (int, 
 	sent := 0
 	for sc.Scan() {
 		if ctx.Err() != nil {
-			return sent, nil
+			return sent, nil //nolint:nilerr // an interrupt ends the input: what was sent so far stands
 		}
 		if err := s.Write(sc.Bytes()); err != nil {
 			return sent, err

@@ -1,6 +1,7 @@
 package eventloop
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -71,7 +72,7 @@ func TestLoopDeliversAndStops(t *testing.T) {
 	if err := g.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Next().Add(fds[1], r); err != ErrClosed {
+	if err := g.Next().Add(fds[1], r); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Add after Close: %v", err)
 	}
 }

@@ -59,7 +59,7 @@ func TestRawReader(t *testing.T) {
 
 	b.Close()
 	bp, n, err = r.Read(1024)
-	if err != io.EOF || n != 0 {
+	if !errors.Is(err, io.EOF) || n != 0 {
 		t.Fatalf("after peer close: n=%d err=%v", n, err)
 	}
 	pool.Put(bp)

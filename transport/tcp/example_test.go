@@ -29,6 +29,6 @@ func Example() {
 	defer c.Close()
 	s, _ := c.Session()
 	s.Write([]byte{1, 2, 3})
-	fmt.Println(<-got)
+	fmt.Println(<-got) //nolint:staticcheck // printing the bytes as numbers is the point
 	// Output: [1 2 3]
 }

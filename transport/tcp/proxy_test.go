@@ -172,7 +172,7 @@ func TestProxyProtocolSetsRemoteAddr(t *testing.T) {
 				cfg.TLS = certs.Server
 			}
 			ls := startLineServer(t, cfg, nil)
-			var c net.Conn = dial(t, ls.l.Addr().String())
+			c := net.Conn(dial(t, ls.l.Addr().String()))
 			if _, err := c.Write(proxyHeader(t, tc.version, tc.src, ls.l.Addr().String())); err != nil {
 				t.Fatal(err)
 			}

@@ -30,11 +30,11 @@ type Cred struct {
 //
 // Datagram sockets and other connections yield ErrNoPeerCred.
 func PeerCred(c getty.Conn) (Cred, error) {
-	switch c.(type) {
+	switch sc := c.(type) {
 	case *PacketConn:
 		return Cred{}, fmt.Errorf("%w: datagram sockets have no connection to take them from", ErrNoPeerCred)
 	case *SeqpacketConn:
-		return c.(*SeqpacketConn).PeerCred()
+		return sc.PeerCred()
 	}
 	var (
 		uc     *xunix.Ucred

@@ -112,7 +112,7 @@ func (e *CloseError) Error() string {
 	if e.Reason != "" {
 		s += " (" + strconv.Quote(e.Reason) + ")"
 	}
-	if e.Err != nil && e.Err != io.EOF {
+	if e.Err != nil && !errors.Is(e.Err, io.EOF) {
 		s += ": " + e.Err.Error()
 	}
 	return s

@@ -86,7 +86,7 @@ func FuzzReadMessage(f *testing.F) {
 			if err != nil {
 				if first == nil {
 					first = err
-				} else if err != first {
+				} else if err != first { //nolint:errorlint // a read error must repeat as the very same value
 					t.Fatalf("error changed: %v then %v", first, err)
 				}
 				var ce *CloseError

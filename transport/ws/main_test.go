@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,8 +43,6 @@ type echoServer struct {
 	l      *ws.Listener
 	url    string
 	served chan error
-	mu     sync.Mutex
-	causes []error
 	closed chan error // cause of each closed session
 }
 

@@ -43,7 +43,7 @@ func dialRaw(t *testing.T, url string, extra ...string) *rawClient {
 		t.Fatal(err)
 	}
 	rc := &rawClient{t: t, conn: conn, br: bufio.NewReader(conn)}
-	rc.resp, err = http.ReadResponse(rc.br, nil)
+	rc.resp, err = http.ReadResponse(rc.br, nil) //nolint:bodyclose // an upgrade response: the connection is the body
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -220,7 +220,7 @@ func (c *Conn) fill() error {
 // netError turns an I/O error into the read error: an EOF inside a frame is
 // unexpected.
 func (c *Conn) netError(err error) error {
-	if err == io.EOF && c.r < c.w {
+	if errors.Is(err, io.EOF) && c.r < c.w {
 		c.midRead.Store(true)
 		return io.ErrUnexpectedEOF
 	}
@@ -257,7 +257,7 @@ func (c *Conn) readPayload(h header, off int) error {
 			k, err = c.nc.Read(room)
 			if k == 0 && err != nil {
 				c.midRead.Store(true)
-				if err == io.EOF {
+				if errors.Is(err, io.EOF) {
 					err = io.ErrUnexpectedEOF
 				}
 				return err
@@ -310,7 +310,7 @@ func (c *Conn) control(h header) error {
 	c.lastPong.Store(time.Now().UnixNano())
 	switch h.op {
 	case opPing:
-		if err := c.writeControl(opPong, p); err != nil && err != ErrClosed {
+		if err := c.writeControl(opPong, p); err != nil && !errors.Is(err, ErrClosed) {
 			return err
 		}
 	case opClose:

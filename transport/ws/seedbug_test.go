@@ -140,7 +140,7 @@ func TestReadErrorIsFinal(t *testing.T) {
 		t.Fatalf("first error %v, want a timeout", first)
 	}
 	for range 2000 {
-		if _, err := server.ReadMessage(1 << 20); err != first {
+		if _, err := server.ReadMessage(1 << 20); err != first { //nolint:errorlint // the very same error value again
 			t.Fatalf("later read returned %v, want the first error again", err)
 		}
 	}

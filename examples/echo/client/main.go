@@ -31,7 +31,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer client.Close()
+	defer client.Close() //nolint:errcheck // exiting; nothing to do about a failed close
 	for i := range *n {
 		s, err := client.Session()
 		if err != nil {

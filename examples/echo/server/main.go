@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"log"
 	"os"
@@ -52,7 +53,7 @@ func main() {
 			log.Print(err)
 		}
 	}()
-	if err := srv.Serve(l); err != getty.ErrServerClosed {
+	if err := srv.Serve(l); !errors.Is(err, getty.ErrServerClosed) {
 		log.Fatal(err)
 	}
 }
