@@ -193,4 +193,3 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	}
 	return bytes.TrimSuffix(l, []byte("\n")), nil
 }
-
