@@ -57,8 +57,9 @@ type evSession interface {
 }
 
 // newEvConn takes the descriptor of c over. c is closed; on failure it is
-// left open for the caller to close.
-func newEvConn(c Conn) (*evConn, error) {
+// left open for the caller to close. spare (may be nil) lends a descriptor
+// when the process has none left for the duplicate.
+func newEvConn(c Conn, spare *spareFD) (*evConn, error) {
 	var sc syscall.Conn
 	network := ""
 	switch nc := c.(type) {
@@ -83,7 +84,7 @@ func newEvConn(c Conn) (*evConn, error) {
 				return
 			}
 		}
-		fd, ferr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0)
+		fd, ferr = dupFD(int(s), spare)
 	}); err != nil {
 		return nil, err
 	}
@@ -93,7 +94,9 @@ func newEvConn(c Conn) (*evConn, error) {
 	// The duplicate shares the original's open file description, which the
 	// runtime made non-blocking.
 	ec := &evConn{fd: fd, remote: c.RemoteAddr(), network: network}
-	if err := c.Close(); err != nil {
+	err = c.Close()
+	spare.restore()
+	if err != nil {
 		unix.Close(fd) //nolint:errcheck // the duplicate goes with the failed original
 		return nil, err
 	}
@@ -386,4 +389,67 @@ func (c *evConn) try(bufs [][]byte) (int, error) {
 		}
 		return 0, c.opError("write", os.NewSyscallError("write", err))
 	}
+}
+
+// spareFD is a descriptor held in reserve (on /dev/null) so that taking a
+// connection over never fails for want of one: at the descriptor limit the
+// duplicate needs a free slot for a moment, until the original is closed.
+type spareFD struct {
+	mu sync.Mutex
+	fd int // -1 when lent
+}
+
+func newSpareFD() *spareFD {
+	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		fd = -1 // no reserve: at the limit a connection is refused
+	}
+	return &spareFD{fd: fd}
+}
+
+// dupFD duplicates fd. When the process is out of descriptors it closes
+// the spare, duplicates into its slot, and leaves the spare lent: restore
+// takes it back once the original is closed.
+func dupFD(fd int, spare *spareFD) (int, error) {
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err == nil || spare == nil || !errors.Is(err, unix.EMFILE) {
+		return nfd, err
+	}
+	spare.mu.Lock()
+	defer spare.mu.Unlock()
+	if spare.fd < 0 {
+		return -1, err
+	}
+	unix.Close(spare.fd) //nolint:errcheck // our own /dev/null descriptor
+	spare.fd = -1
+	return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+}
+
+// restore takes the spare back if it was lent (the original connection's
+// descriptor has just been closed, so a slot is free).
+func (s *spareFD) restore() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fd < 0 {
+		if fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+			s.fd = fd
+		}
+	}
+}
+
+func (s *spareFD) Close() error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fd < 0 {
+		return nil
+	}
+	err := unix.Close(s.fd)
+	s.fd = -1
+	return err
 }

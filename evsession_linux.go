@@ -12,11 +12,28 @@ import (
 
 const eventLoopSupported = true
 
-// evGroup is the event loops of an EngineEventLoop server or client.
-type evGroup = eventloop.Group
+// evGroup is the event loops of an EngineEventLoop server or client, and
+// the descriptor it keeps in reserve for taking connections over.
+type evGroup struct {
+	*eventloop.Group
+	spare *spareFD
+}
 
 func newEvGroup(o *Options) (*evGroup, error) {
-	return eventloop.NewGroup(o.EventLoops, max(o.MaxReadBufferSize, 64<<10))
+	g, err := eventloop.NewGroup(o.EventLoops, max(o.MaxReadBufferSize, 64<<10))
+	if err != nil {
+		return nil, err
+	}
+	return &evGroup{Group: g, spare: newSpareFD()}, nil
+}
+
+// Close stops the loops and releases the spare descriptor.
+func (g *evGroup) Close() error {
+	err := g.Group.Close()
+	if serr := g.spare.Close(); err == nil {
+		err = serr
+	}
+	return err
 }
 
 // evStart hands an opened session to a loop of g. The session then ends

@@ -2,17 +2,25 @@
 
 package getty
 
+import "net"
+
 const eventLoopSupported = false
 
 // evGroup stands in for the event loops on systems without them.
-type evGroup struct{}
+type evGroup struct{ spare *spareFD }
 
 func newEvGroup(*Options) (*evGroup, error) { return nil, ErrEngineUnsupported }
 
 func (*evGroup) Close() error { return nil }
 
-type evConn struct{ Conn }
+// evConn is never made on these systems; it exists for the code that
+// looks for it.
+type evConn struct{ net.Conn }
 
-func newEvConn(Conn) (*evConn, error) { return nil, ErrEngineUnsupported }
+func (*evConn) try([][]byte) (int, error) { return 0, ErrEngineUnsupported }
+
+type spareFD struct{}
+
+func newEvConn(Conn, *spareFD) (*evConn, error) { return nil, ErrEngineUnsupported }
 
 func (s *Session[T]) evStart(*evGroup, *evConn, func()) {}
