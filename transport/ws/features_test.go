@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -244,18 +245,32 @@ func TestHandlerOnUserMux(t *testing.T) {
 
 // A compressed message that inflates past MaxPackageSize is refused (1009)
 // without inflating more than the limit.
+// TestDecompressionBomb sends a permessage-deflate message that inflates
+// to 16 MiB to a server with a 1 MiB cap: it is refused at the cap (close
+// 1009), and the bytes the process allocated meanwhile (an upper bound on
+// the heap it grew) stay within a few times the cap. Not parallel: the
+// allocation count is process-wide.
 func TestDecompressionBomb(t *testing.T) {
-	t.Parallel()
+	const max = 1 << 20
 	es := startEcho(t, &ws.Config{Compression: ws.Compression{Enabled: true}, CloseTimeout: time.Second},
-		&getty.ServerOptions{Options: getty.Options{MaxPackageSize: 1 << 20}})
+		&getty.ServerOptions{Options: getty.Options{MaxPackageSize: max}})
 	bomb := deflateMessage(t, make([]byte, 16<<20)) // 16 MiB of zeros, ~16 KiB compressed
 	rc := dialRaw(t, es.url, "Sec-WebSocket-Extensions: permessage-deflate")
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	rc.send(frame(0xc2, bomb, testMask))
 	if code, _ := rc.readClose(); code != 1009 {
 		t.Fatalf("close %d, want 1009", code)
 	}
 	if err := es.waitClosed(t); !errors.Is(err, getty.ErrMessageTooLarge) {
 		t.Fatalf("cause %v", err)
+	}
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%d compressed bytes inflating to 16 MiB, cap %d: refused; %d KiB allocated meanwhile", len(bomb), max, alloc>>10)
+	if alloc > 4*max+2<<20 {
+		t.Errorf("allocated %d bytes refusing the bomb, limit %d", alloc, 4*max+2<<20)
 	}
 }
 
