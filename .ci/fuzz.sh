@@ -20,6 +20,7 @@ grep -rl --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(' . | grep -v '^./be
         cat /tmp/fuzz.$$; exit 1
       fi
     fi
+    grep -o 'execs: [0-9]*' /tmp/fuzz.$$ | tail -n 1 || true
     tail -n 1 /tmp/fuzz.$$
   done
 done
