@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gettynet/getty/internal/timewheel"
@@ -297,6 +299,7 @@ func (s *Session[T]) finish() {
 	s.readTasks.Wait()
 	s.tasks.Wait()
 	s.w.drain()
+	s.preferWriteReset()
 	cause := s.Err()
 	var err error
 	if cc, ok := s.conn.(CauseCloser); ok {
@@ -318,6 +321,26 @@ func (s *Session[T]) finish() {
 		s.safeCall(func() error { s.e.handler.OnClose(s); return nil }) //nolint:errcheck // a panic here is logged by safeCall
 	}
 	s.e.unregister(s, cause)
+}
+
+// preferWriteReset reports a reset that a write saw instead of the plain EOF
+// the read loop may see for it: when a write and a read race on a stream
+// socket that gets a reset, the write can take the socket's error and
+// leave the read an EOF, and the session would look closed in an orderly
+// way. It runs in finish, after the last write has returned.
+func (s *Session[T]) preferWriteReset() {
+	if s.stream == nil {
+		return
+	}
+	werr := s.w.failure()
+	if werr == nil || !errors.Is(werr, syscall.ECONNRESET) && !errors.Is(werr, syscall.EPIPE) {
+		return
+	}
+	s.closeMu.Lock()
+	if errors.Is(s.cause, io.EOF) {
+		s.cause = werr
+	}
+	s.closeMu.Unlock()
 }
 
 // Stats returns a snapshot of the session's counters.

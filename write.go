@@ -47,6 +47,7 @@ type writer[T any] struct {
 	corked   bool  // the read loop is dispatching a batch
 	closed   bool  // no new writes are accepted
 	broken   bool  // the connection failed or was aborted: nothing more is written
+	failed   error // the error of the write that broke the connection, if one did
 	waiters  int   // writers blocked on a full backlog
 	start    int64 // coarse time the current batch began
 	armed    bool  // the write watchdog is scheduled
@@ -394,6 +395,9 @@ func (w *writer[T]) endLocked(n, pkgs int, err error) error {
 
 func (w *writer[T]) failLocked(err error) error {
 	w.broken = true
+	if w.failed == nil {
+		w.failed = err
+	}
 	w.flushing = false
 	w.async = false
 	w.wakeLocked()
@@ -500,6 +504,13 @@ func (w *writer[T]) drain() {
 	if t != nil {
 		t.Cancel()
 	}
+}
+
+// failure returns the error of the write that broke the connection, or nil.
+func (w *writer[T]) failure() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
 }
 
 // release returns the buffers to the pool once the session is done.
