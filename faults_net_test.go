@@ -353,9 +353,9 @@ func TestFaultNeverReadingPeerHeapFlat(t *testing.T) {
 	}
 }
 
-// clientHello returns the first TLS record a crypto/tls client sends: a
+// recordClientHello returns the first TLS record a crypto/tls client sends: a
 // whole ClientHello, as a stalled peer would have started to send it.
-func clientHello(t testing.TB, conf *tls.Config) []byte {
+func recordClientHello(t testing.TB, conf *tls.Config) []byte {
 	t.Helper()
 	a, b := net.Pipe()
 	defer a.Close()
@@ -405,7 +405,7 @@ func TestFaultTLSStallMidHandshake(t *testing.T) {
 		HandshakeTimeout: timeout, Observer: obs}})
 	conf := certs.Client.Clone()
 	conf.ServerName = "127.0.0.1"
-	hello := clientHello(t, conf)
+	hello := recordClientHello(t, conf)
 	stalls := map[string][]byte{
 		"record header only":   hello[:5],
 		"half a ClientHello":   hello[:len(hello)/2],

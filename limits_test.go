@@ -126,8 +126,3 @@ func testFirstPackageTimeout(t *testing.T, env *testutil.Env) {
 		t.Fatalf("polite client after the deadline: %q %v", p, err)
 	}
 }
-
-func isReset(err error) bool {
-	var ne *net.OpError
-	return errors.As(err, &ne)
-}

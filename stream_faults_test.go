@@ -3,16 +3,13 @@ package getty_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gettynet/getty"
-	"github.com/gettynet/getty/codec/lengthfield"
 	"github.com/gettynet/getty/internal/testutil"
-	"github.com/gettynet/getty/transport/tcp"
 )
 
 // dialEnv opens a client connection of env's transport (TLS included) to l,
@@ -136,89 +133,5 @@ func (r *recorder) checkClosedOnceEventually(t *testing.T, n int) {
 		if k != 1 {
 			t.Errorf("session %d: OnClose ran %d times", id, k)
 		}
-	}
-}
-
-// TestHalfCloseGetsReplies: a peer that sends packages and shuts its
-// sending side still gets every reply before the session ends (on EOF the
-// session finishes dispatching, flushes and closes).
-func TestHalfCloseGetsReplies(t *testing.T) { forEngines(t, testHalfCloseGetsReplies) }
-
-func testHalfCloseGetsReplies(t *testing.T, env *testutil.Env) {
-	rec := newRecorder(t, true)
-	_, l := serve(t, env, rec, nil)
-	c := dialRaw(t, l)
-	var out []byte
-	for i := range 5 {
-		out = append(out, frame(payload(i, 1000*i))...)
-	}
-	if _, err := c.Write(out); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for i := range 5 {
-		if p, err := readFrame(c); err != nil || string(p) != string(payload(i, 1000*i)) {
-			t.Fatalf("reply %d: %d bytes, %v", i, len(p), err)
-		}
-	}
-	if cause, errs := rec.waitClosed(t); !errors.Is(cause, io.EOF) || len(errs) != 0 {
-		t.Fatalf("cause %v, errors %v", cause, errs)
-	}
-}
-
-// TestTLSStallsMidHandshake: a peer that sends part of a ClientHello and
-// stalls is cut off at HandshakeTimeout (counted as a failed handshake),
-// while a real TLS client is served meanwhile and afterwards.
-func TestTLSStallsMidHandshake(t *testing.T) {
-	certs := testutil.NewCerts(t)
-	l, err := tcp.Listen("127.0.0.1:0", &tcp.Config{TLS: certs.Server})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := newRecorder(t, true)
-	srv, err := getty.NewServer(lengthfield.Codec{}, getty.Handler[[]byte](rec),
-		&getty.ServerOptions{Options: getty.Options{HandshakeTimeout: 300 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	defer func() {
-		srv.Close()
-		<-served
-	}()
-	stalled := make([]net.Conn, 3)
-	for i := range stalled {
-		stalled[i] = dialRaw(t, l)
-		stalled[i].Write(clientHello[:5+i]) // a record header and a few bytes of the hello
-	}
-	env := &testutil.Env{Dialer: func(addr string) getty.Dialer { return tcp.Dialer{Addr: addr, Config: tcp.Config{TLS: certs.Client}} }}
-	start := time.Now()
-	good := dialEnv(t, env, l)
-	good.SetDeadline(time.Now().Add(5 * time.Second))
-	good.Write(frame([]byte("through")))
-	if p, err := readFrame(good); err != nil || string(p) != "through" {
-		t.Fatalf("a TLS client beside the stalled ones: %q %v", p, err)
-	}
-	for i, c := range stalled {
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if _, err := c.Read(make([]byte, 1)); err == nil {
-			t.Fatalf("stalled peer %d got data", i)
-		} else if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
-			t.Fatalf("stalled peer %d was never cut off", i)
-		}
-	}
-	if took := time.Since(start); took < 250*time.Millisecond {
-		t.Errorf("stalled peers cut off after %v, before HandshakeTimeout", took)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.Stats().HandshakeFailed < uint64(len(stalled)) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if got := srv.Stats().HandshakeFailed; got != uint64(len(stalled)) {
-		t.Errorf("HandshakeFailed %d, want %d", got, len(stalled))
 	}
 }
