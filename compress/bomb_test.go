@@ -166,10 +166,11 @@ func TestBombConstructions(t *testing.T) {
 // TestDecompressionBombs feeds each algorithm's bombs (inflating to 1 GiB)
 // to a reader with a 2 MiB cap. Each is rejected, with ErrMessageTooLarge
 // when a header declares more than the cap and ErrCorrupt when the data
-// inflates past what its headers declare; and the bytes allocated while
-// rejecting it (an upper bound on the heap it grew) stay near the cap.
+// inflates past what its headers declare; the bytes allocated while
+// rejecting it stay near the cap, and so does the peak heap, sampled while
+// the reader works on the bomb.
 //
-// Not parallel: allocation counts are process-wide.
+// Not parallel: allocation counts and the heap are process-wide.
 func TestDecompressionBombs(t *testing.T) {
 	const max = 2 << 20
 	honest := uint64(gib)
@@ -196,12 +197,21 @@ func TestDecompressionBombs(t *testing.T) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
+		heap := sampleHeap(t)
 		start := time.Now()
 		msgs, err := readAll(t, &compress.Config{Algorithm: tc.alg}, tc.wire, max)
 		took := time.Since(start)
+		peak := heap.done()
 		runtime.ReadMemStats(&after)
 		alloc := after.TotalAlloc - before.TotalAlloc
-		t.Logf("%-30s %7d wire bytes: %v; allocated %d KiB in %v", tc.name, len(tc.wire), err, alloc>>10, took)
+		// Every bomb here inflates to 1 GiB, but the 6-byte one, which
+		// only claims 4 GiB.
+		expands := uint64(gib)
+		if len(tc.wire) < 100 {
+			expands = 4 * gib
+		}
+		t.Logf("%-30s %7d wire bytes, inflates to %d x the cap: %v; allocated %d KiB, peak heap +%d KiB (%.2f x the cap) in %v",
+			tc.name, len(tc.wire), expands/max, err, alloc>>10, peak>>10, float64(peak)/max, took)
 		if len(msgs) != 0 || !errors.Is(err, tc.want) {
 			t.Errorf("%s: %d messages, error %v; want %v", tc.name, len(msgs), err, tc.want)
 		}
@@ -209,6 +219,9 @@ func TestDecompressionBombs(t *testing.T) {
 		// content buffer (at most the cap), plus decoder state.
 		if limit := uint64(len(tc.wire)) + 2*max + 1<<20; alloc > limit {
 			t.Errorf("%s: allocated %d bytes rejecting the bomb, limit %d", tc.name, alloc, limit)
+		}
+		if limit := uint64(len(tc.wire)) + 4*max + 1<<20; peak > limit {
+			t.Errorf("%s: peak heap grew %d bytes rejecting the bomb, limit %d", tc.name, peak, limit)
 		}
 	}
 }

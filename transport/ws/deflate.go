@@ -262,33 +262,64 @@ func inflate(src *inflateSource, dict []byte, max int) (*[]byte, error) {
 		fr.(flate.Resetter).Reset(emptySource{}, nil) //nolint:errcheck // dropping references before pooling
 		flateReaders.Put(fr)
 	}()
-	out := bufs.Get(min(4*len(src.parts[0])+64, max+1))
+	tooBig := func() error {
+		return &CloseError{Code: StatusMessageTooBig, Reason: "message too big", Local: true,
+			Err: fmt.Errorf("%w: inflated message exceeds %d bytes", getty.ErrMessageTooLarge, max)}
+	}
+	// Buffers never grow past max (pool size classes may give more
+	// capacity: it is not used), so no more than max bytes are inflated.
+	out := bufs.Get(min(4*len(src.parts[0])+64, max))
 	for {
-		if len(*out) == cap(*out) {
-			if len(*out) > max {
-				bufs.Put(out)
-				return nil, &CloseError{Code: StatusMessageTooBig, Reason: "message too big", Local: true,
-					Err: fmt.Errorf("%w: inflated message exceeds %d bytes", getty.ErrMessageTooLarge, max)}
+		end := min(cap(*out), max)
+		if len(*out) == end {
+			if end == max {
+				// Full at the limit: one more byte is one too many.
+				switch err := probe(fr); {
+				case err == nil:
+					bufs.Put(out)
+					return nil, tooBig()
+				case errors.Is(err, io.EOF):
+					return out, nil
+				default:
+					bufs.Put(out)
+					return nil, badDeflate(err)
+				}
 			}
-			nb := bufs.Get(min(2*cap(*out), max+1))
+			nb := bufs.Get(min(2*cap(*out), max))
 			*nb = append(*nb, *out...)
 			bufs.Put(out)
 			out = nb
+			end = min(cap(*out), max)
 		}
-		n, err := fr.Read((*out)[len(*out):cap(*out)])
+		n, err := fr.Read((*out)[len(*out):end])
 		*out = (*out)[:len(*out)+n]
 		if err == io.EOF {
-			if len(*out) > max {
-				bufs.Put(out)
-				return nil, &CloseError{Code: StatusMessageTooBig, Reason: "message too big", Local: true,
-					Err: fmt.Errorf("%w: inflated message exceeds %d bytes", getty.ErrMessageTooLarge, max)}
-			}
 			return out, nil
 		}
 		if err != nil {
 			bufs.Put(out)
-			return nil, &CloseError{Code: StatusInvalidPayload, Reason: "invalid compressed data", Local: true,
-				Err: fmt.Errorf("%w: %w", errBadDeflate, err)}
+			return nil, badDeflate(err)
 		}
 	}
+}
+
+// probe reads one more byte from r: nil when there is one, otherwise why
+// not (io.EOF at the end of the stream).
+func probe(r io.Reader) error {
+	var b [1]byte
+	for range 100 { // a decompressor makes progress; bounded all the same
+		n, err := r.Read(b[:])
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return io.ErrNoProgress
+}
+
+func badDeflate(err error) error {
+	return &CloseError{Code: StatusInvalidPayload, Reason: "invalid compressed data", Local: true,
+		Err: fmt.Errorf("%w: %w: %w", getty.ErrBadPackage, errBadDeflate, err)}
 }

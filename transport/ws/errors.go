@@ -89,7 +89,8 @@ func (c StatusCode) validWire() bool {
 // wraps io.EOF: an orderly close, not reported through OnError. Any other
 // status received wraps ErrPeerClosed. A CloseError that this side sent
 // because the peer misbehaved (Local) wraps the cause: ErrProtocol,
-// ErrInvalidUTF8 or getty.ErrMessageTooLarge.
+// ErrInvalidUTF8, getty.ErrMessageTooLarge, or getty.ErrBadPackage for a
+// compressed message that does not inflate.
 type CloseError struct {
 	Code   StatusCode
 	Reason string

@@ -23,6 +23,13 @@ type rawClient struct {
 // dialRaw connects and upgrades with extra request header lines.
 func dialRaw(t *testing.T, url string, extra ...string) *rawClient {
 	t.Helper()
+	return dialRawChop(t, url, false, extra...)
+}
+
+// dialRawChop is dialRaw; with chop, the upgrade request goes out one byte
+// per write.
+func dialRawChop(t *testing.T, url string, chop bool, extra ...string) *rawClient {
+	t.Helper()
 	addr := strings.TrimPrefix(url, "ws://")
 	path := "/"
 	if i := strings.IndexByte(addr, '/'); i >= 0 {
@@ -39,10 +46,12 @@ func dialRaw(t *testing.T, url string, extra ...string) *rawClient {
 	for _, h := range extra {
 		req += h + "\r\n"
 	}
-	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
-		t.Fatal(err)
-	}
 	rc := &rawClient{t: t, conn: conn, br: bufio.NewReader(conn)}
+	if chop {
+		rc.sendChopped([]byte(req+"\r\n"), 1)
+	} else {
+		rc.send([]byte(req + "\r\n"))
+	}
 	rc.resp, err = http.ReadResponse(rc.br, nil) //nolint:bodyclose // an upgrade response: the connection is the body
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +93,18 @@ func (rc *rawClient) send(b []byte) {
 	rc.t.Helper()
 	if _, err := rc.conn.Write(b); err != nil {
 		rc.t.Fatal(err)
+	}
+}
+
+// sendChopped writes b in writes of size bytes.
+func (rc *rawClient) sendChopped(b []byte, size int) {
+	rc.t.Helper()
+	for len(b) > 0 {
+		n := min(size, len(b))
+		if _, err := rc.conn.Write(b[:n]); err != nil {
+			rc.t.Fatal(err)
+		}
+		b = b[n:]
 	}
 }
 

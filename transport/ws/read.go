@@ -60,7 +60,9 @@ type msgState struct {
 	started    bool
 	compressed bool
 	total      int // payload bytes so far
-	checked    int // uncompressed text: bytes of c.msg known to be valid UTF-8, up to a rune boundary
+	// utf8 checks an uncompressed text message as its bytes arrive, so
+	// that invalid UTF-8 fails fast (before the rest of the message).
+	utf8 utf8Validator
 }
 
 // next checks a data frame against the message so far.
@@ -114,21 +116,12 @@ func (c *Conn) readMessage(max int) (getty.Message, error) {
 			}
 			return getty.Message{Kind: st.kind, Data: p}, nil
 		}
-		if err := c.readPayload(h, st.total); err != nil {
+		if err := c.readPayload(h, &st); err != nil {
 			return getty.Message{}, err
 		}
 		st.total += n
 		if h.fin {
 			return c.finishMessage(st, max)
-		}
-		if st.kind == getty.Text && !st.compressed && c.msg != nil {
-			// Fail fast: invalid text ends the connection at the fragment
-			// that holds it, not after the whole message arrived.
-			ok, complete := validUTF8Prefix((*c.msg)[st.checked:])
-			if !ok {
-				return getty.Message{}, invalidUTF8()
-			}
-			st.checked += complete
 		}
 	}
 }
@@ -144,11 +137,12 @@ func (c *Conn) finishMessage(st msgState, max int) (getty.Message, error) {
 		}
 	}
 	data := *c.msg
-	if st.compressed {
-		st.checked = 0
-	}
-	if st.kind == getty.Text && !utf8.Valid(data[st.checked:]) {
-		return getty.Message{}, invalidUTF8()
+	if st.kind == getty.Text {
+		// Uncompressed text was checked as it arrived; only a rune cut
+		// short at the end remains to be found.
+		if st.compressed && !utf8.Valid(data) || !st.compressed && !st.utf8.complete() {
+			return getty.Message{}, invalidUTF8()
+		}
 	}
 	return getty.Message{Kind: st.kind, Data: data}, nil
 }
@@ -231,10 +225,11 @@ func (c *Conn) netError(err error) error {
 }
 
 // readPayload appends the frame's payload to the message buffer, reading
-// what the read buffer lacks straight from the connection. off is the
-// message size so far.
-func (c *Conn) readPayload(h header, off int) error {
-	n := int(h.length)
+// what the read buffer lacks straight from the connection, and checks the
+// UTF-8 of uncompressed text as each piece arrives.
+func (c *Conn) readPayload(h header, st *msgState) error {
+	n, off := int(h.length), st.total
+	checkText := st.kind == getty.Text && !st.compressed
 	if c.msg == nil {
 		c.msg = bufs.Get(min(n, 64<<10))
 	}
@@ -269,6 +264,14 @@ func (c *Conn) readPayload(h header, off int) error {
 		*c.msg = b[:len(b)+k]
 		done += k
 		c.pending -= uint64(k)
+		if checkText && !st.utf8.feed(room[:k]) {
+			if c.pending > 0 {
+				// Failing fast inside a frame: the peer may never send
+				// the rest, so the closing handshake must not wait for it.
+				c.midRead.Store(true)
+			}
+			return invalidUTF8()
+		}
 	}
 	return nil
 }
@@ -345,46 +348,4 @@ func (c *Conn) inflateMsg(max int) error {
 		}
 	}
 	return nil
-}
-
-// validUTF8Prefix reports whether p is valid UTF-8 but for an incomplete
-// rune at its end that later bytes may complete, and how many bytes at its
-// start are whole runes.
-func validUTF8Prefix(p []byte) (ok bool, complete int) {
-	cut := len(p)
-	for i := len(p) - 1; i >= 0 && i >= len(p)-utf8.UTFMax+1; i-- {
-		if utf8.RuneStart(p[i]) {
-			cut = i
-			break
-		}
-	}
-	if !utf8.Valid(p[:cut]) {
-		return false, 0
-	}
-	tail := p[cut:]
-	if len(tail) == 0 || utf8.FullRune(tail) {
-		return utf8.Valid(tail), len(p)
-	}
-	return canComplete(tail), cut
-}
-
-// canComplete reports whether some continuation bytes complete tail, the
-// start of a multi-byte rune, into a valid rune.
-func canComplete(tail []byte) bool {
-	var buf [utf8.UTFMax]byte
-	n := copy(buf[:], tail)
-	var try func(i int) bool
-	try = func(i int) bool {
-		if utf8.FullRune(buf[:i]) {
-			return utf8.Valid(buf[:i])
-		}
-		for _, b := range [...]byte{0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf} {
-			buf[i] = b
-			if try(i + 1) {
-				return true
-			}
-		}
-		return false
-	}
-	return try(n)
 }
