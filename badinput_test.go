@@ -3,7 +3,6 @@ package getty_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -119,23 +118,7 @@ func TestBadInputPerCodecAndTransport(t *testing.T) {
 
 func runBadInput(t *testing.T, env *testutil.Env, codec getty.Codec[[]byte], read func(*bufio.Reader) ([]byte, error), in badInput) {
 	rec := newRecorder(t, true)
-	srv, err := getty.NewServer(codec, getty.Handler[[]byte](rec), env.ServerOptions(&getty.ServerOptions{Options: getty.Options{MaxPackageSize: badMax}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := env.MustListen(t)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, getty.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
-	}()
+	_, l := serveCodec(t, env, codec, rec, &getty.ServerOptions{Options: getty.Options{MaxPackageSize: badMax}})
 	c := dialEnv(t, env, l)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := c.Write(in.send); err != nil {

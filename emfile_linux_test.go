@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,31 +32,8 @@ func TestAcceptSurvivesRealEMFILE(t *testing.T) {
 
 func testAcceptSurvivesRealEMFILE(t *testing.T, engine string) {
 	const clients = 150
-	cmd := exec.Command(os.Args[0], "-test.run=^TestEMFILEServer$", "-test.count=1")
-	cmd.Env = append(os.Environ(), emfileChildEnv+"="+engine)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("server process: %v", err)
-		}
-	}()
-	sc := bufio.NewScanner(stdout)
-	if !sc.Scan() {
-		t.Fatal("no address from the server process")
-	}
-	addr := strings.TrimPrefix(sc.Text(), "addr ")
+	child := startServerProcess(t, "TestEMFILEServer", emfileChildEnv+"="+engine)
+	addr := strings.TrimPrefix(child.line(t), "addr ")
 
 	conns := make([]net.Conn, clients)
 	defer func() {
@@ -95,9 +71,9 @@ func testAcceptSurvivesRealEMFILE(t *testing.T, engine string) {
 	}
 	// The rest wait in the kernel's accept queue while Accept fails with
 	// EMFILE: the server must back off, not spin.
-	before := processCPU(t, cmd.Process.Pid)
+	before := processCPU(t, child.pid)
 	time.Sleep(2 * time.Second)
-	used := processCPU(t, cmd.Process.Pid) - before
+	used := processCPU(t, child.pid) - before
 	if used > 500*time.Millisecond {
 		t.Errorf("server used %v of CPU in 2s of EMFILE: it spins", used)
 	}

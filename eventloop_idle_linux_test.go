@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -30,33 +29,11 @@ const idleChildEnv = "GETTY_IDLE_SERVER"
 // descriptors and goroutines return to the baseline.
 func TestEventLoopHoldsTenThousandIdle(t *testing.T) {
 	const n = 10000
-	cmd := exec.Command(os.Args[0], "-test.run=^TestEventLoopIdleServer$", "-test.count=1")
-	cmd.Env = append(os.Environ(), idleChildEnv+"=1")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("server process: %v", err)
-		}
-	}()
-	out := bufio.NewScanner(stdout)
+	child := startServerProcess(t, "TestEventLoopIdleServer", idleChildEnv+"=1")
+	stdin := child.stdin
 	line := func() string {
 		t.Helper()
-		if !out.Scan() {
-			t.Fatalf("server process ended: %v", out.Err())
-		}
-		return out.Text()
+		return child.line(t)
 	}
 	addr := strings.TrimPrefix(line(), "addr ")
 	stats := func() (goroutines, rssKiB, fds, sessions int) {

@@ -148,7 +148,13 @@ func (r *recorder) checkClosedOnce(t testing.TB) {
 // the end of the test.
 func serve(t testing.TB, env *testutil.Env, h getty.Handler[[]byte], opts *getty.ServerOptions) (*getty.Server[[]byte], getty.Listener) {
 	t.Helper()
-	srv, err := getty.NewServer(lengthfield.Codec{}, h, env.ServerOptions(opts))
+	return serveCodec(t, env, lengthfield.Codec{}, h, opts)
+}
+
+// serveCodec is serve with another codec.
+func serveCodec(t testing.TB, env *testutil.Env, codec getty.Codec[[]byte], h getty.Handler[[]byte], opts *getty.ServerOptions) (*getty.Server[[]byte], getty.Listener) {
+	t.Helper()
+	srv, err := getty.NewServer(codec, h, env.ServerOptions(opts))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gettynet/getty"
-	"github.com/gettynet/getty/codec/lengthfield"
 	"github.com/gettynet/getty/internal/testutil"
 	"github.com/gettynet/getty/taskpool"
 )
@@ -110,21 +109,7 @@ func testPanicIn(t *testing.T, env *testutil.Env, where string, pooled bool) {
 		})
 		opts.TaskPool = pool
 	}
-	srv, err := getty.NewServer(lengthfield.Codec{}, getty.Handler[[]byte](h), env.ServerOptions(opts))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := env.MustListen(t)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		<-served
-	}()
+	srv, l := serve(t, env, h, opts)
 
 	bystander := dialRaw(t, l)
 	roundTrip(t, bystander, []byte("before"))

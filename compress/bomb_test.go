@@ -12,6 +12,7 @@ import (
 
 	"github.com/gettynet/getty"
 	"github.com/gettynet/getty/compress"
+	"github.com/gettynet/getty/internal/testutil"
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
@@ -197,11 +198,11 @@ func TestDecompressionBombs(t *testing.T) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		heap := sampleHeap(t)
+		heap := testutil.SampleHeap(t)
 		start := time.Now()
 		msgs, err := readAll(t, &compress.Config{Algorithm: tc.alg}, tc.wire, max)
 		took := time.Since(start)
-		peak := heap.done()
+		peak := heap.Done()
 		runtime.ReadMemStats(&after)
 		alloc := after.TotalAlloc - before.TotalAlloc
 		// Every bomb here inflates to 1 GiB, but the 6-byte one, which

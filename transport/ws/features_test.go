@@ -17,6 +17,7 @@ import (
 
 	"github.com/gettynet/getty"
 	"github.com/gettynet/getty/codec/delim"
+	"github.com/gettynet/getty/internal/testutil"
 	"github.com/gettynet/getty/transport/ws"
 )
 
@@ -267,13 +268,13 @@ func TestDecompressionBomb(t *testing.T) {
 		if ext := rc.resp.Header.Get("Sec-WebSocket-Extensions"); !strings.Contains(ext, "permessage-deflate") {
 			t.Fatalf("compression not negotiated: %q", ext)
 		}
-		heap := sampleHeap(t)
+		heap := testutil.SampleHeap(t)
 		rc.send(tc.wire)
 		code, _ := rc.readClose()
 		rc.conn.Write(frame(0x88, closePayload(code, ""), testMask)) //nolint:errcheck // the server may be gone already
 		rc.conn.Close()
 		err := es.waitClosed(t)
-		peak := heap.done()
+		peak := heap.Done()
 		t.Logf("%-36s %8d wire bytes, inflates to %4d x the cap: peak heap +%d KiB (%.2f x the cap)",
 			tc.name, len(tc.wire), tc.expands/max, peak>>10, float64(peak)/max)
 		if code != 1009 {

@@ -1,4 +1,4 @@
-package ws_test
+package testutil
 
 import (
 	"runtime"
@@ -8,11 +8,11 @@ import (
 	"time"
 )
 
-// heapSampler measures the peak of the process's heap while something
+// HeapSampler measures the peak of the process's heap while something
 // runs: a goroutine reads the bytes in heap objects (live, or dead but not
 // yet swept) every 50 µs. The figure is process-wide, so tests that use it
 // do not run in parallel.
-type heapSampler struct {
+type HeapSampler struct {
 	base   uint64
 	stop   chan struct{}
 	peak   chan uint64
@@ -28,14 +28,14 @@ func heapNow() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// sampleHeap collects garbage, takes the baseline and starts sampling,
+// SampleHeap collects garbage, takes the baseline and starts sampling,
 // until done (or the end of the test). Two collections also empty the
 // sync.Pools (and their victim caches), so every measurement starts with
 // cold buffer pools.
-func sampleHeap(t testing.TB) *heapSampler {
+func SampleHeap(t testing.TB) *HeapSampler {
 	runtime.GC()
 	runtime.GC()
-	h := &heapSampler{base: heapNow(), stop: make(chan struct{}), peak: make(chan uint64, 1)}
+	h := &HeapSampler{base: heapNow(), stop: make(chan struct{}), peak: make(chan uint64, 1)}
 	go func() {
 		peak := h.base
 		tick := time.NewTicker(50 * time.Microsecond)
@@ -50,12 +50,12 @@ func sampleHeap(t testing.TB) *heapSampler {
 			}
 		}
 	}()
-	t.Cleanup(func() { h.done() })
+	t.Cleanup(func() { h.Done() })
 	return h
 }
 
-// done stops sampling and returns the peak growth over the baseline.
-func (h *heapSampler) done() uint64 {
+// Done stops sampling and returns the peak growth over the baseline.
+func (h *HeapSampler) Done() uint64 {
 	h.once.Do(func() {
 		close(h.stop)
 		h.growth = <-h.peak - h.base
