@@ -120,6 +120,8 @@ func (s *Session[T]) consume(data []byte) (used int, err error) {
 	if e.opts.TaskPool == nil {
 		s.cb.Lock()
 		defer s.cb.Unlock()
+		s.dispatching.Add(1)
+		defer s.dispatching.Add(-1)
 	}
 	corked := false
 	defer func() {
@@ -210,6 +212,8 @@ func (s *Session[T]) consumeMessage(m Message, held bool) error {
 	if e.opts.TaskPool == nil {
 		s.cb.Lock()
 		defer s.cb.Unlock()
+		s.dispatching.Add(1)
+		defer s.dispatching.Add(-1)
 	}
 	if mc := e.msgCodec; mc != nil {
 		pkg, err := mc.DecodeMessage(m)
@@ -288,6 +292,8 @@ func (s *Session[T]) runPooled() {
 	if s.closing.Load() {
 		return
 	}
+	s.dispatching.Add(1)
+	defer s.dispatching.Add(-1)
 	if err := s.safeCall(func() error { s.e.dispatch(s, pkg, from); return nil }); err != nil {
 		s.closeWith(err, true)
 	}

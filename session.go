@@ -67,6 +67,8 @@ type Session[T any] struct {
 	pingBusy atomic.Bool
 
 	tail *[]byte // EngineEventLoop: the unconsumed start of a partial package
+
+	dispatching atomic.Int32 // callbacks handling packages now: they may still write while the session closes
 }
 
 // aLongTimeAgo is a deadline in the past: setting it wakes blocked I/O.
@@ -160,8 +162,11 @@ func (s *Session[T]) SetValue(key, value any) {
 }
 
 // Close closes the session gracefully: writes already accepted are flushed
-// (within WriteTimeout), then the connection is closed and OnClose runs on
-// the session's own goroutine. Close does not wait for that; it returns nil
+// (within WriteTimeout), and so are the replies of callbacks that were
+// handling a package when the close began (Server.Shutdown drains sessions
+// this way, so that a package taken in is answered); other writes get
+// ErrSessionClosed. Then the connection is closed and OnClose runs on the
+// session's own goroutine. Close does not wait for that; it returns nil
 // the first time and ErrSessionClosed afterwards. It is safe to call from
 // callbacks.
 func (s *Session[T]) Close() error {
@@ -298,6 +303,7 @@ func (s *Session[T]) finish() {
 	s.stopTimers()
 	s.readTasks.Wait()
 	s.tasks.Wait()
+	s.w.seal()
 	s.w.drain()
 	s.preferWriteReset()
 	cause := s.Err()

@@ -45,6 +45,7 @@ type writer[T any] struct {
 	flushing bool  // a goroutine is writing to the connection
 	async    bool  // the flusher is the background goroutine (blocking writes)
 	corked   bool  // the read loop is dispatching a batch
+	closing  bool  // the session is closing: only callbacks still running may write
 	closed   bool  // no new writes are accepted
 	broken   bool  // the connection failed or was aborted: nothing more is written
 	failed   error // the error of the write that broke the connection, if one did
@@ -136,7 +137,7 @@ func (w *writer[T]) buf() *[]byte {
 func (w *writer[T]) admitLocked() error {
 	o := &w.s.e.opts
 	for {
-		if w.closed {
+		if w.closed || (w.closing && w.s.dispatching.Load() == 0) {
 			return ErrSessionClosed
 		}
 		if w.out == nil || len(*w.out) < o.MaxWriteBacklog || !w.flushing {
@@ -469,8 +470,19 @@ func (w *writer[T]) onWatchdog() {
 	w.s.conn.SetWriteDeadline(aLongTimeAgo) //nolint:errcheck // the stalled write fails either way
 }
 
-// close refuses new writes; queued ones still drain.
+// close refuses new writes, but from the callbacks still running (a
+// handler answering a package it was given before the close); queued writes
+// still drain.
 func (w *writer[T]) close() {
+	w.mu.Lock()
+	w.closing = true
+	w.cond.Broadcast()
+	w.mu.Unlock()
+}
+
+// seal refuses every new write: no callback runs any more. finish calls it
+// before the final drain.
+func (w *writer[T]) seal() {
 	w.mu.Lock()
 	w.closed = true
 	w.cond.Broadcast()
