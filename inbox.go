@@ -103,3 +103,10 @@ func (q *inbox[T]) dropNewest(w *writer[T]) {
 	q.mu.Unlock()
 	q.uncorkIfDrained(w) // the tasks may have seen it waiting and corked
 }
+
+// pooled is what a session needs only with a TaskPool: the packages handed
+// to the pool, and the task submitted per package (s.runPooled, bound once).
+type pooled[T any] struct {
+	inbox inbox[T]
+	run   func()
+}

@@ -259,10 +259,10 @@ func (s *Session[T]) deliver(pkg T, from net.Addr) {
 		if e.detacher != nil {
 			pkg = e.detacher.Detach(pkg)
 		}
-		s.inbox.push(pkg, from)
+		s.pool.inbox.push(pkg, from)
 		s.readTasks.Add(1)
-		if err := pool.Submit(s.poolKey, s.runPkg); err != nil {
-			s.inbox.dropNewest(&s.w)
+		if err := pool.Submit(s.poolKey, s.pool.run); err != nil {
+			s.pool.inbox.dropNewest(&s.w)
 			s.readTasks.Done()
 			s.refused(err, from)
 		}
@@ -287,8 +287,8 @@ func (s *Session[T]) refused(err error, from net.Addr) {
 // of the inbox.
 func (s *Session[T]) runPooled() {
 	defer s.readTasks.Done()
-	pkg, from := s.inbox.pop(&s.w)
-	defer s.inbox.uncorkIfDrained(&s.w)
+	pkg, from := s.pool.inbox.pop(&s.w)
+	defer s.pool.inbox.uncorkIfDrained(&s.w)
 	if s.closing.Load() {
 		return
 	}

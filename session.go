@@ -24,23 +24,22 @@ type Session[T any] struct {
 	e      *endpoint[T]
 	id     uint64
 	conn   Conn
-	stream net.Conn           // set for stream transports
-	msgc   MessageConn        // set for message transports
-	pktc   PacketConn         // set for packet transports (msgc too)
-	limit  MessageLimiter     // set for message transports with a size limit
-	ctx    context.Context    // made by the first Context call (closeMu)
-	cancel context.CancelFunc // (closeMu)
+	stream net.Conn       // set for stream transports
+	msgc   MessageConn    // set for message transports
+	pktc   PacketConn     // set for packet transports (msgc too)
+	limit  MessageLimiter // set for message transports with a size limit
+	ctx    *sessionCtx    // made by the first Context call (closeMu)
 
 	cb sync.Mutex // serializes handler callbacks (without a TaskPool)
 
-	closeMu sync.Mutex // guards cause, graceful
+	closeMu sync.Mutex // guards cause, ctx, attrs
 	cause   error
 	closing atomic.Bool
 	opened  bool // OnOpen ran; written before the read loop starts
 
 	w writer[T]
 
-	started   time.Time
+	started   int64        // UnixNano
 	lastRead  atomic.Int64 // coarse UnixNano
 	lastWrite atomic.Int64
 	bytesIn   atomic.Uint64
@@ -48,8 +47,7 @@ type Session[T any] struct {
 	pkgsIn    atomic.Uint64
 	pkgsOut   atomic.Uint64
 
-	attrMu sync.Mutex
-	attrs  map[any]any
+	attrs map[any]any // (closeMu)
 
 	readTimer  *timewheel.Timer
 	writeTimer *timewheel.Timer
@@ -61,9 +59,8 @@ type Session[T any] struct {
 	tasks      sync.WaitGroup // cron goroutines and pooled cron ticks
 	readTasks  sync.WaitGroup // pooled tasks submitted by the read loop
 
-	inbox    inbox[T] // packages handed to the TaskPool
-	runPkg   func()   // s.runPooled, bound once: the task submitted per package
-	poolKey  uint64   // the TaskPool key: id ^ the endpoint's keySalt
+	pool     *pooled[T] // with a TaskPool only
+	poolKey  uint64     // the TaskPool key: id ^ the endpoint's keySalt
 	pingBusy atomic.Bool
 
 	tail *[]byte // EngineEventLoop: the unconsumed start of a partial package
@@ -75,7 +72,7 @@ type Session[T any] struct {
 var aLongTimeAgo = time.Unix(1, 0)
 
 func newSession[T any](e *endpoint[T], conn Conn) (*Session[T], error) {
-	s := &Session[T]{e: e, conn: conn, started: time.Now()}
+	s := &Session[T]{e: e, conn: conn, started: time.Now().UnixNano()}
 	switch c := conn.(type) {
 	case MessageConn:
 		s.msgc = c
@@ -95,7 +92,8 @@ func newSession[T any](e *endpoint[T], conn Conn) (*Session[T], error) {
 	s.lastWrite.Store(now)
 	s.w.init(s)
 	if e.opts.TaskPool != nil {
-		s.runPkg = s.runPooled
+		s.pool = &pooled[T]{}
+		s.pool.run = s.runPooled
 	}
 	return s, nil
 }
@@ -120,12 +118,13 @@ func (s *Session[T]) Context() context.Context {
 	if s.ctx == nil {
 		// Made on demand: most sessions never ask, and an idle session
 		// should cost little.
-		s.ctx, s.cancel = context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(context.Background())
+		s.ctx = &sessionCtx{ctx, cancel}
 		if s.cause != nil {
-			s.cancel()
+			cancel()
 		}
 	}
-	return s.ctx
+	return s.ctx.ctx
 }
 
 // Closed reports whether the session has started closing.
@@ -142,15 +141,15 @@ func (s *Session[T]) Err() error {
 
 // Value returns the attribute stored under key, or nil.
 func (s *Session[T]) Value(key any) any {
-	s.attrMu.Lock()
-	defer s.attrMu.Unlock()
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
 	return s.attrs[key]
 }
 
 // SetValue stores an attribute on the session; a nil value deletes it.
 func (s *Session[T]) SetValue(key, value any) {
-	s.attrMu.Lock()
-	defer s.attrMu.Unlock()
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
 	if value == nil {
 		delete(s.attrs, key)
 		return
@@ -183,15 +182,15 @@ func (s *Session[T]) Close() error {
 func (s *Session[T]) closeWith(cause error, graceful bool) bool {
 	s.closeMu.Lock()
 	first := s.cause == nil
-	cancel := s.cancel
+	sc := s.ctx
 	if first {
 		s.cause = cause
 		s.closing.Store(true)
 	}
 	s.closeMu.Unlock()
 	if first {
-		if cancel != nil {
-			cancel()
+		if sc != nil {
+			sc.cancel()
 		}
 		s.w.close()
 	}
@@ -352,7 +351,7 @@ func (s *Session[T]) preferWriteReset() {
 // Stats returns a snapshot of the session's counters.
 func (s *Session[T]) Stats() SessionStats {
 	return SessionStats{
-		Started:     s.started,
+		Started:     time.Unix(0, s.started),
 		LastRead:    time.Unix(0, s.lastRead.Load()),
 		LastWrite:   time.Unix(0, s.lastWrite.Load()),
 		BytesIn:     s.bytesIn.Load(),
@@ -361,4 +360,10 @@ func (s *Session[T]) Stats() SessionStats {
 		PackagesOut: s.pkgsOut.Load(),
 		Backlog:     s.w.backlog(),
 	}
+}
+
+// sessionCtx is a session's context, made on demand.
+type sessionCtx struct {
+	ctx    context.Context
+	cancel context.CancelFunc
 }

@@ -33,12 +33,11 @@ type span struct {
 type writer[T any] struct {
 	s    *Session[T]
 	mu   sync.Mutex
-	cond sync.Cond
+	cond *sync.Cond // made for the first writer that waits (waitLocked)
 
 	out        *[]byte // queued bytes (nil until first use)
 	spare      *[]byte // a recycled buffer for the next batch
-	spans      []span  // message boundaries in out (message transports)
-	spareSpans []span
+	m          *msgScratch // message transports only
 	pkgs       int // packages queued in out
 	inflight   int // bytes being written by the flusher
 
@@ -57,13 +56,14 @@ type writer[T any] struct {
 	raw  tryWriter   // non-blocking attempts on TCP and Unix streams (Linux)
 	lean bool        // keep no spare buffer between batches (EngineEventLoop)
 	one  [1][]byte   // scratch for raw.try
-	msgs []Message   // scratch for WriteMessages
 	vec  net.Buffers // scratch for vectored writes
 }
 
 func (w *writer[T]) init(s *Session[T]) {
 	w.s = s
-	w.cond.L = &w.mu
+	if s.msgc != nil {
+		w.m = &msgScratch{}
+	}
 	if ec, ok := s.stream.(*evConn); ok {
 		w.raw, w.lean = ec, true
 	} else if s.stream != nil {
@@ -147,7 +147,7 @@ func (w *writer[T]) admitLocked() error {
 			return ErrWriteQueueFull
 		}
 		w.waiters++
-		w.cond.Wait()
+		w.waitLocked()
 		w.waiters--
 	}
 }
@@ -215,7 +215,7 @@ func (w *writer[T]) writeRaw(bufs [][]byte) error {
 func (w *writer[T]) commitLocked(kind MessageKind, addr net.Addr) error {
 	w.pkgs++
 	if w.s.msgc != nil {
-		w.spans = append(w.spans, span{end: len(*w.out), kind: kind, addr: addr})
+		w.m.spans = append(w.m.spans, span{end: len(*w.out), kind: kind, addr: addr})
 	}
 	if w.flushing || (w.corked && len(*w.out) < corkLimit) {
 		w.mu.Unlock()
@@ -278,8 +278,8 @@ func (w *writer[T]) flushDirectLocked(bufs [][]byte) error {
 func (w *writer[T]) flushLocked() error {
 	w.flushing = true
 	for w.pkgs > 0 && !w.broken { // pkgs, not bytes: an empty datagram is a message too
-		buf, spans, pkgs := w.out, w.spans, w.pkgs
-		w.out, w.spans, w.pkgs = nil, w.spareSpans[:0], 0
+		buf, spans, pkgs := w.out, w.takeSpans(), w.pkgs
+		w.out, w.pkgs = nil, 0
 		w.inflight = len(*buf)
 		w.beginLocked()
 		w.mu.Unlock()
@@ -352,13 +352,14 @@ func (w *writer[T]) send(data []byte, spans []span) error {
 		return err
 	}
 	from := 0
+	m := w.m
 	for _, sp := range spans {
-		w.msgs = append(w.msgs, Message{Kind: sp.kind, Addr: sp.addr, Data: data[from:sp.end]})
+		m.msgs = append(m.msgs, Message{Kind: sp.kind, Addr: sp.addr, Data: data[from:sp.end]})
 		from = sp.end
 	}
-	err := s.msgc.WriteMessages(w.msgs)
-	clear(w.msgs)
-	w.msgs = w.msgs[:0]
+	err := s.msgc.WriteMessages(m.msgs)
+	clear(m.msgs)
+	m.msgs = m.msgs[:0]
 	return err
 }
 
@@ -408,8 +409,10 @@ func (w *writer[T]) failLocked(err error) error {
 }
 
 func (w *writer[T]) recycleLocked(buf *[]byte, spans []span) {
-	clear(spans)
-	w.spareSpans = spans[:0]
+	if w.m != nil {
+		clear(spans)
+		w.m.spare = spans[:0]
+	}
 	if w.lean && len(*buf) < leanKeep {
 		// A session that sends small batches holds no buffer between
 		// them (most idle sessions are such): the pool has one for the
@@ -427,7 +430,7 @@ func (w *writer[T]) recycleLocked(buf *[]byte, spans []span) {
 
 func (w *writer[T]) wakeLocked() {
 	if w.waiters > 0 {
-		w.cond.Broadcast()
+		w.broadcastLocked()
 	}
 }
 
@@ -476,7 +479,7 @@ func (w *writer[T]) onWatchdog() {
 func (w *writer[T]) close() {
 	w.mu.Lock()
 	w.closing = true
-	w.cond.Broadcast()
+	w.broadcastLocked()
 	w.mu.Unlock()
 }
 
@@ -485,7 +488,7 @@ func (w *writer[T]) close() {
 func (w *writer[T]) seal() {
 	w.mu.Lock()
 	w.closed = true
-	w.cond.Broadcast()
+	w.broadcastLocked()
 	w.mu.Unlock()
 }
 
@@ -494,7 +497,7 @@ func (w *writer[T]) abort() {
 	w.mu.Lock()
 	w.closed = true
 	w.broken = true
-	w.cond.Broadcast()
+	w.broadcastLocked()
 	w.mu.Unlock()
 }
 
@@ -504,7 +507,7 @@ func (w *writer[T]) drain() {
 	w.mu.Lock()
 	for w.flushing {
 		w.waiters++
-		w.cond.Wait()
+		w.waitLocked()
 		w.waiters--
 	}
 	if !w.broken && w.pkgs > 0 {
@@ -543,4 +546,39 @@ func (w *writer[T]) backlog() int {
 		n += len(*w.out)
 	}
 	return n
+}
+
+// waitLocked waits on the writer's condition (w.mu held).
+func (w *writer[T]) waitLocked() {
+	if w.cond == nil {
+		w.cond = sync.NewCond(&w.mu)
+	}
+	w.cond.Wait()
+}
+
+// broadcastLocked wakes every waiting writer (w.mu held).
+func (w *writer[T]) broadcastLocked() {
+	if w.cond != nil {
+		w.cond.Broadcast()
+	}
+}
+
+// msgScratch is the writer state of message transports: the boundaries of
+// the queued messages, and scratch for WriteMessages (which only the
+// flusher touches).
+type msgScratch struct {
+	spans []span // message boundaries in out
+	spare []span
+	msgs  []Message
+}
+
+// takeSpans hands the queued message boundaries to the flusher (w.mu held).
+func (w *writer[T]) takeSpans() []span {
+	if w.m == nil {
+		return nil
+	}
+	spans := w.m.spans
+	w.m.spans = w.m.spare[:0]
+	w.m.spare = nil
+	return spans
 }
