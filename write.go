@@ -35,11 +35,11 @@ type writer[T any] struct {
 	mu   sync.Mutex
 	cond *sync.Cond // made for the first writer that waits (waitLocked)
 
-	out        *[]byte // queued bytes (nil until first use)
-	spare      *[]byte // a recycled buffer for the next batch
-	m          *msgScratch // message transports only
-	pkgs       int // packages queued in out
-	inflight   int // bytes being written by the flusher
+	out      *[]byte     // queued bytes (nil until first use)
+	spare    *[]byte     // a recycled buffer for the next batch
+	m        *msgScratch // message transports only
+	pkgs     int         // packages queued in out
+	inflight int         // bytes being written by the flusher
 
 	flushing bool  // a goroutine is writing to the connection
 	async    bool  // the flusher is the background goroutine (blocking writes)
