@@ -39,7 +39,9 @@ const DefaultKeepAlive = 15 * time.Second
 type Config struct {
 	// TLS, when set, makes the connections TLS. A server needs
 	// Certificates (or GetCertificate); a client verifies the server
-	// against RootCAs (system roots if nil). See package tlsconfig.
+	// against RootCAs (system roots if nil). A zero MinVersion means TLS
+	// 1.2 here, whatever the Go toolchain's default or GODEBUG say. See
+	// package tlsconfig.
 	TLS *tls.Config
 	// Delay turns Nagle's algorithm back on (TCP_NODELAY off).
 	Delay bool
@@ -122,6 +124,7 @@ func Listen(addr string, cfg *Config) (*Listener, error) {
 	if cfg.TLS != nil && len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil && cfg.TLS.GetConfigForClient == nil {
 		return nil, fmt.Errorf("%w: tcp: TLS config has no certificate", getty.ErrInvalidOptions)
 	}
+	cfg = withMinTLS(cfg)
 	var lc net.ListenConfig
 	if cfg.ReusePort {
 		lc.Control = reusePort
@@ -190,14 +193,31 @@ func (d Dialer) Dial(ctx context.Context) (getty.Conn, error) {
 		return tc, nil
 	}
 	conf := d.TLS
+	if (conf.ServerName == "" && !conf.InsecureSkipVerify) || conf.MinVersion == 0 {
+		conf = conf.Clone()
+		if conf.MinVersion == 0 {
+			conf.MinVersion = tls.VersionTLS12
+		}
+	}
 	if conf.ServerName == "" && !conf.InsecureSkipVerify {
 		host, _, err := net.SplitHostPort(d.Addr)
 		if err != nil {
 			tc.Close() //nolint:errcheck // the dial failed; its error is returned
 			return nil, err
 		}
-		conf = conf.Clone()
 		conf.ServerName = host
 	}
 	return tls.Client(tc, conf), nil
+}
+
+// withMinTLS returns cfg, with a copy of its TLS config that requires TLS
+// 1.2 when the config leaves MinVersion zero.
+func withMinTLS(cfg *Config) *Config {
+	if cfg.TLS == nil || cfg.TLS.MinVersion != 0 {
+		return cfg
+	}
+	c := *cfg
+	c.TLS = cfg.TLS.Clone()
+	c.TLS.MinVersion = tls.VersionTLS12
+	return &c
 }
