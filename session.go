@@ -161,11 +161,11 @@ func (s *Session[T]) SetValue(key, value any) {
 }
 
 // Close closes the session gracefully: writes already accepted are flushed
-// (within WriteTimeout), and so are the replies of callbacks that were
-// handling a package when the close began (Server.Shutdown drains sessions
-// this way, so that a package taken in is answered); other writes get
-// ErrSessionClosed. Then the connection is closed and OnClose runs on the
-// session's own goroutine. Close does not wait for that; it returns nil
+// (within WriteTimeout); later writes get ErrSessionClosed. Then the
+// connection is closed and OnClose runs on the session's own goroutine.
+// (Server.Shutdown and Client.Close drain sessions a little more softly: a
+// callback that was handling a package when the drain began may still
+// write its reply, so that a package taken in is answered.) Close does not wait for that; it returns nil
 // the first time and ErrSessionClosed afterwards. It is safe to call from
 // callbacks.
 func (s *Session[T]) Close() error {
@@ -192,7 +192,12 @@ func (s *Session[T]) closeWith(cause error, graceful bool) bool {
 		if sc != nil {
 			sc.cancel()
 		}
-		s.w.close()
+		if graceful && (errors.Is(cause, ErrServerClosed) || errors.Is(cause, ErrClientClosed)) {
+			// A drain: a callback handling a package may still answer it.
+			s.w.drainClose()
+		} else {
+			s.w.close()
+		}
 	}
 	if graceful {
 		if first {
@@ -302,7 +307,7 @@ func (s *Session[T]) finish() {
 	s.stopTimers()
 	s.readTasks.Wait()
 	s.tasks.Wait()
-	s.w.seal()
+	s.w.close()
 	s.w.drain()
 	s.preferWriteReset()
 	cause := s.Err()

@@ -473,19 +473,19 @@ func (w *writer[T]) onWatchdog() {
 	w.s.conn.SetWriteDeadline(aLongTimeAgo) //nolint:errcheck // the stalled write fails either way
 }
 
-// close refuses new writes, but from the callbacks still running (a
-// handler answering a package it was given before the close); queued writes
-// still drain.
-func (w *writer[T]) close() {
+// drainClose refuses new writes but from the callbacks still running (a
+// handler answering a package it was given before its server began to
+// drain); queued writes still drain.
+func (w *writer[T]) drainClose() {
 	w.mu.Lock()
 	w.closing = true
 	w.broadcastLocked()
 	w.mu.Unlock()
 }
 
-// seal refuses every new write: no callback runs any more. finish calls it
-// before the final drain.
-func (w *writer[T]) seal() {
+// close refuses every new write; queued ones still drain. finish calls it
+// before the final drain in any case.
+func (w *writer[T]) close() {
 	w.mu.Lock()
 	w.closed = true
 	w.broadcastLocked()
