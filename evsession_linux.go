@@ -42,9 +42,14 @@ func (s *Session[T]) evStart(g *evGroup, ec *evConn, done func()) {
 	ec.sess = s
 	ec.done = done
 	ec.loop = g.Next()
-	ec.started.Store(true)
 	s.startTimers()
-	if err := ec.loop.Add(ec.fd, ec); err != nil {
+	// Under mu, a stop requested meanwhile waits until the descriptor is
+	// registered (tryStop fails to lock, and is retried below).
+	ec.mu.Lock()
+	ec.started.Store(true)
+	err := ec.loop.Add(ec.fd, ec)
+	ec.mu.Unlock()
+	if err != nil {
 		s.closeWith(&OpError{Op: "read", Session: s.id, Addr: ec.remote, Err: err}, false)
 	}
 	if ec.stopReq.Load() {

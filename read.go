@@ -261,7 +261,7 @@ func (s *Session[T]) deliver(pkg T, from net.Addr) {
 		}
 		s.pool.inbox.push(pkg, from)
 		s.readTasks.Add(1)
-		if err := pool.Submit(s.poolKey, s.pool.run); err != nil {
+		if err := pool.Submit(s.poolKey(), s.pool.run); err != nil {
 			s.pool.inbox.dropNewest(&s.w)
 			s.readTasks.Done()
 			s.refused(err, from)
@@ -326,7 +326,7 @@ func (s *Session[T]) report(err error) {
 		return
 	}
 	s.readTasks.Add(1)
-	if perr := s.e.opts.TaskPool.Submit(s.poolKey, func() {
+	if perr := s.e.opts.TaskPool.Submit(s.poolKey(), func() {
 		defer s.readTasks.Done()
 		if s.closing.Load() {
 			return

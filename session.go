@@ -49,19 +49,11 @@ type Session[T any] struct {
 
 	attrs map[any]any // (closeMu)
 
-	readTimer  *timewheel.Timer
-	writeTimer *timewheel.Timer
-	cronTimer  *timewheel.Timer
-	cronMu     sync.Mutex // guards finished, and cronWG.Add against Wait
-	finished   bool
-	cronBusy   atomic.Bool
-	cronTask   func()         // s.runCron, bound once
-	tasks      sync.WaitGroup // cron goroutines and pooled cron ticks
-	readTasks  sync.WaitGroup // pooled tasks submitted by the read loop
+	tm         *timerState      // with ReadTimeout or CronPeriod only
+	writeTimer *timewheel.Timer // made on the first write that can block
+	readTasks  sync.WaitGroup   // pooled tasks submitted by the read loop
 
-	pool     *pooled[T] // with a TaskPool only
-	poolKey  uint64     // the TaskPool key: id ^ the endpoint's keySalt
-	pingBusy atomic.Bool
+	pool *pooled[T] // with a TaskPool only
 
 	tail *[]byte // EngineEventLoop: the unconsumed start of a partial package
 
@@ -86,7 +78,6 @@ func newSession[T any](e *endpoint[T], conn Conn) (*Session[T], error) {
 		return nil, fmt.Errorf("%w: connection %T is neither a net.Conn nor a MessageConn", ErrInvalidOptions, conn)
 	}
 	s.id = e.nextID.Add(1)
-	s.poolKey = s.id ^ e.keySalt
 	now := e.wheel.Now()
 	s.lastRead.Store(now)
 	s.lastWrite.Store(now)
@@ -97,6 +88,10 @@ func newSession[T any](e *endpoint[T], conn Conn) (*Session[T], error) {
 	}
 	return s, nil
 }
+
+// poolKey is the session's TaskPool key: its id mixed with the endpoint's
+// salt.
+func (s *Session[T]) poolKey() uint64 { return s.id ^ s.e.keySalt }
 
 // ID is the session's identifier, unique within its server or client.
 func (s *Session[T]) ID() uint64 { return s.id }
@@ -306,7 +301,9 @@ func (s *Session[T]) safeCall(f func() error) (err error) {
 func (s *Session[T]) finish() {
 	s.stopTimers()
 	s.readTasks.Wait()
-	s.tasks.Wait()
+	if s.tm != nil {
+		s.tm.tasks.Wait()
+	}
 	s.w.close()
 	s.w.drain()
 	s.preferWriteReset()

@@ -1,21 +1,43 @@
 package getty
 
-import "time"
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gettynet/getty/internal/timewheel"
+)
 
 // A session's timers live on its endpoint's shared timing wheel: the read
 // idle check, the write-stall watchdog and the cron tick. Their callbacks run
 // on the wheel goroutine and only look at atomics, set deadlines or start a
 // goroutine; they never block.
 
+// timerState is what a session with ReadTimeout or CronPeriod needs: its
+// timers, and the goroutines and pooled ticks they start.
+type timerState struct {
+	readTimer *timewheel.Timer
+	cronTimer *timewheel.Timer
+	mu        sync.Mutex // guards finished, and tasks.Add against Wait
+	finished  bool
+	cronBusy  atomic.Bool
+	pingBusy  atomic.Bool
+	cronTask  func()         // s.runCron, bound once
+	tasks     sync.WaitGroup // cron goroutines, pooled cron ticks and pings
+}
+
 func (s *Session[T]) startTimers() {
 	o := &s.e.opts
+	if o.ReadTimeout > 0 || o.CronPeriod > 0 {
+		s.tm = &timerState{}
+	}
 	if o.ReadTimeout > 0 {
-		s.readTimer = s.e.wheel.NewTimer(s.onReadTimer)
+		s.tm.readTimer = s.e.wheel.NewTimer(s.onReadTimer)
 		first := o.ReadTimeout
 		if _, ok := s.conn.(Pinger); ok {
 			first /= 2 // time for the first keepalive probe
 		}
-		s.readTimer.Schedule(first)
+		s.tm.readTimer.Schedule(first)
 	}
 	if d := s.e.firstPkg; d > 0 {
 		// No field keeps this timer: it fires once, and finds the session
@@ -23,22 +45,25 @@ func (s *Session[T]) startTimers() {
 		s.e.wheel.NewTimer(s.onFirstPackageTimer).Schedule(d)
 	}
 	if o.CronPeriod > 0 {
-		s.cronTask = s.runCron
-		s.cronTimer = s.e.wheel.NewTimer(s.onCronTimer)
-		s.cronTimer.Schedule(o.CronPeriod)
+		s.tm.cronTask = s.runCron
+		s.tm.cronTimer = s.e.wheel.NewTimer(s.onCronTimer)
+		s.tm.cronTimer.Schedule(o.CronPeriod)
 	}
 }
 
 // stopTimers cancels the timers and waits until no cron run can start.
 func (s *Session[T]) stopTimers() {
-	s.cronMu.Lock()
-	s.finished = true
-	s.cronMu.Unlock()
-	if s.readTimer != nil {
-		s.readTimer.Cancel()
+	if s.tm == nil {
+		return
 	}
-	if s.cronTimer != nil {
-		s.cronTimer.Cancel()
+	s.tm.mu.Lock()
+	s.tm.finished = true
+	s.tm.mu.Unlock()
+	if s.tm.readTimer != nil {
+		s.tm.readTimer.Cancel()
+	}
+	if s.tm.cronTimer != nil {
+		s.tm.cronTimer.Cancel()
 	}
 	// The write watchdog stays until the final flush is done; drain cancels it.
 }
@@ -68,32 +93,32 @@ func (s *Session[T]) onReadTimer() {
 		return
 	}
 	if !pinger {
-		s.readTimer.Schedule(timeout - idle)
+		s.tm.readTimer.Schedule(timeout - idle)
 		return
 	}
 	if half := timeout / 2; idle < half {
-		s.readTimer.Schedule(half - idle)
+		s.tm.readTimer.Schedule(half - idle)
 		return
 	}
 	// Read-idle for half of ReadTimeout: probe the peer, and look again when
 	// the timeout would expire.
 	s.ping(p)
-	s.readTimer.Schedule(timeout - idle)
+	s.tm.readTimer.Schedule(timeout - idle)
 }
 
 // ping runs one keepalive probe on its own goroutine (a probe may block on a
 // full socket buffer; wheel callbacks must not). It skips the probe while the
 // previous one is still being written.
 func (s *Session[T]) ping(p Pinger) {
-	s.cronMu.Lock()
-	defer s.cronMu.Unlock()
-	if s.finished || s.pingBusy.Swap(true) {
+	s.tm.mu.Lock()
+	defer s.tm.mu.Unlock()
+	if s.tm.finished || s.tm.pingBusy.Swap(true) {
 		return
 	}
-	s.tasks.Add(1)
+	s.tm.tasks.Add(1)
 	go func() {
-		defer s.tasks.Done()
-		defer s.pingBusy.Store(false)
+		defer s.tm.tasks.Done()
+		defer s.tm.pingBusy.Store(false)
 		if err := p.Ping(); err != nil {
 			s.e.log.Debug("getty: ping failed", "session", s.id, "err", err)
 		}
@@ -101,16 +126,16 @@ func (s *Session[T]) ping(p Pinger) {
 }
 
 func (s *Session[T]) onCronTimer() {
-	s.cronMu.Lock()
-	defer s.cronMu.Unlock()
-	if s.finished {
+	s.tm.mu.Lock()
+	defer s.tm.mu.Unlock()
+	if s.tm.finished {
 		return
 	}
-	s.cronTimer.Schedule(s.e.opts.CronPeriod)
-	if s.cronBusy.Swap(true) {
+	s.tm.cronTimer.Schedule(s.e.opts.CronPeriod)
+	if s.tm.cronBusy.Swap(true) {
 		return // the previous OnCron is still running: skip this tick
 	}
-	s.tasks.Add(1)
+	s.tm.tasks.Add(1)
 	pool := s.e.opts.TaskPool
 	if pool == nil {
 		go s.runCron()
@@ -122,26 +147,26 @@ func (s *Session[T]) onCronTimer() {
 	if tp, ok := pool.(interface {
 		TrySubmit(key uint64, task func()) error
 	}); ok {
-		if tp.TrySubmit(s.poolKey, s.cronTask) != nil {
+		if tp.TrySubmit(s.poolKey(), s.tm.cronTask) != nil {
 			s.skipCron() // the pool is full: skip this tick
 		}
 		return
 	}
 	go func() {
-		if pool.Submit(s.poolKey, s.cronTask) != nil {
+		if pool.Submit(s.poolKey(), s.tm.cronTask) != nil {
 			s.skipCron()
 		}
 	}()
 }
 
 func (s *Session[T]) skipCron() {
-	s.cronBusy.Store(false)
-	s.tasks.Done()
+	s.tm.cronBusy.Store(false)
+	s.tm.tasks.Done()
 }
 
 func (s *Session[T]) runCron() {
-	defer s.tasks.Done()
-	defer s.cronBusy.Store(false)
+	defer s.tm.tasks.Done()
+	defer s.tm.cronBusy.Store(false)
 	if s.e.opts.TaskPool == nil {
 		s.cb.Lock()
 		defer s.cb.Unlock()
