@@ -160,18 +160,7 @@ func serveCodec(t testing.TB, env *testutil.Env, codec getty.Codec[[]byte], h ge
 		t.Fatal(err)
 	}
 	l := env.MustListen(t)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; !errors.Is(err, getty.ErrServerClosed) {
-			t.Errorf("Serve returned %v", err)
-		}
-	})
+	serveOn(t, srv, l)
 	return srv, l
 }
 
