@@ -119,7 +119,7 @@ func TestBadInputPerCodecAndTransport(t *testing.T) {
 func runBadInput(t *testing.T, env *testutil.Env, codec getty.Codec[[]byte], read func(*bufio.Reader) ([]byte, error), in badInput) {
 	rec := newRecorder(t, true)
 	_, l := serveCodec(t, env, codec, rec, &getty.ServerOptions{Options: getty.Options{MaxPackageSize: badMax}})
-	c := dialEnv(t, env, l)
+	c := rawPeer(t, env, l)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := c.Write(in.send); err != nil {
 		t.Fatal(err)

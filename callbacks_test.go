@@ -83,24 +83,6 @@ func (h *victimHandler) OnClose(s *getty.Session[[]byte]) {
 	h.at(s, "OnClose")
 }
 
-// dialStream opens a raw stream connection to l over env (TLS included).
-func dialStream(t testing.TB, env *testutil.Env, l getty.Listener) net.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := env.Dialer(l.Addr().String()).Dial(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if h, ok := c.(getty.Handshaker); ok {
-		if err := h.HandshakeContext(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return c.(net.Conn)
-}
-
 // closedByServer waits until the server closes c (EOF or a reset).
 func closedByServer(t testing.TB, c net.Conn) {
 	t.Helper()
@@ -148,11 +130,11 @@ func TestCallbackPanics(t *testing.T) {
 						srv, l := serve(t, env, h, &getty.ServerOptions{Options: getty.Options{
 							TaskPool: pool, CronPeriod: 20 * time.Millisecond,
 							Logger: slog.New(slog.NewTextHandler(logs, nil))}})
-						good := dialStream(t, env, l)
+						good := rawPeer(t, env, l)
 						roundTrip(t, good, []byte("before"))
 
 						h.armed.Store(true)
-						victim := dialStream(t, env, l)
+						victim := rawPeer(t, env, l)
 						cb.trigger(victim)
 						cause, errs := h.waitClosed(t)
 						if !errors.Is(cause, cb.cause) {
@@ -169,14 +151,9 @@ func TestCallbackPanics(t *testing.T) {
 						}
 
 						roundTrip(t, good, []byte("after"))
-						roundTrip(t, dialStream(t, env, l), []byte("newcomer"))
+						roundTrip(t, rawPeer(t, env, l), []byte("newcomer"))
 						// The victim leaves the count just after its OnClose.
-						for deadline := time.Now().Add(5 * time.Second); srv.Stats().SessionsOpen != 2 && time.Now().Before(deadline); {
-							time.Sleep(5 * time.Millisecond)
-						}
-						if st := srv.Stats(); st.SessionsOpen != 2 {
-							t.Errorf("%d sessions open, want 2", st.SessionsOpen)
-						}
+						sessionsOpen(t, srv, 2)
 					})
 				})
 			}
@@ -208,7 +185,7 @@ func TestCloseInsideCallbacks(t *testing.T) {
 						srv, l := serve(t, env, h, &getty.ServerOptions{Options: getty.Options{
 							TaskPool: pool, CronPeriod: 20 * time.Millisecond}})
 						h.armed.Store(true)
-						victim := dialStream(t, env, l)
+						victim := rawPeer(t, env, l)
 						cb.trigger(victim)
 						var r result
 						select {
@@ -252,7 +229,7 @@ func TestCloseInsideCallbacks(t *testing.T) {
 func echoesAfter(t *testing.T, srv *getty.Server[[]byte], env *testutil.Env, l getty.Listener) {
 	t.Helper()
 	before := srv.Stats().SessionsTotal
-	dialStream(t, env, l)
+	rawPeer(t, env, l)
 	for deadline := time.Now().Add(10 * time.Second); srv.Stats().SessionsTotal == before; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("no new session opened")
@@ -275,7 +252,7 @@ func TestCloseRacesWriteMatrix(t *testing.T) {
 				const rounds, writers, closers = 5, 8, 3
 				var calls atomic.Int64
 				for range rounds {
-					c := dialStream(t, env, l)
+					c := rawPeer(t, env, l)
 					go io.Copy(io.Discard, c)
 					var s *getty.Session[[]byte]
 					select {

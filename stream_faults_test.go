@@ -1,7 +1,6 @@
 package getty_test
 
 import (
-	"context"
 	"errors"
 	"net"
 	"syscall"
@@ -11,24 +10,6 @@ import (
 	"github.com/gettynet/getty"
 	"github.com/gettynet/getty/internal/testutil"
 )
-
-// dialEnv opens a client connection of env's transport (TLS included) to l,
-// for a test to drive by hand.
-func dialEnv(t *testing.T, env *testutil.Env, l getty.Listener) net.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := env.Dialer(l.Addr().String()).Dial(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, ok := c.(net.Conn)
-	if !ok {
-		t.Fatalf("%T is not a stream", c)
-	}
-	t.Cleanup(func() { nc.Close() })
-	return nc
-}
 
 // TestSplitAtEveryByte sends packages one byte per write over every stream
 // transport and engine (without Nagle's delay, most bytes reach the server
@@ -41,7 +22,7 @@ func TestSplitAtEveryByte(t *testing.T) {
 			env := tr.Setup(t)
 			rec := newRecorder(t, true)
 			_, l := serve(t, env, rec, nil)
-			c := dialEnv(t, env, l)
+			c := rawPeer(t, env, l)
 			want := [][]byte{[]byte("alpha"), nil, payload(1, 300), {0}}
 			var stream []byte
 			for _, p := range want {
@@ -117,16 +98,11 @@ func testPeerResetsDuringQueuedWrites(t *testing.T, env *testutil.Env) {
 // that none closed twice.
 func (r *recorder) checkClosedOnceEventually(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	waitFor(t, "the sessions to close", func() bool {
 		r.mu.Lock()
-		closed := len(r.closes)
-		r.mu.Unlock()
-		if closed >= n || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		defer r.mu.Unlock()
+		return len(r.closes) >= n
+	})
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for id, k := range r.closes {
