@@ -54,6 +54,7 @@ func Dial[T any](ctx context.Context, d Dialer, codec Codec[T], h Handler[T], op
 			e.wheel.Stop()
 			return nil, err
 		}
+		e.setGroup(c.group)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	stop := context.AfterFunc(ctx, c.cancel)
@@ -157,7 +158,7 @@ func (c *Client[T]) runSlot(i int, s *Session[T]) {
 // serve runs s until it ends: on this goroutine, or on an event loop while
 // this goroutine waits.
 func (c *Client[T]) serve(s *Session[T]) {
-	ec, ok := s.conn.(*evConn)
+	ec, ok := s.stream.(*evConn)
 	if !ok || c.group == nil {
 		s.serve()
 		return

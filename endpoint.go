@@ -35,9 +35,10 @@ type endpoint[T any] struct {
 	// firstPkg is the server's FirstPackageTimeout (0: none).
 	firstPkg time.Duration
 
-	mu       sync.Mutex // guards sessions, closed
-	sessions map[uint64]*Session[T]
-	closed   error // once set, new sessions are closed with it at once
+	mu       sync.Mutex             // guards sessions, closed, group
+	sessions map[uint64]*Session[T] // but those on event loops, which their loops' tables hold
+	group    *evGroup               // EngineEventLoop
+	closed   error                  // once set, new sessions are closed with it at once
 
 	counters counters
 }
@@ -73,9 +74,19 @@ func newEndpoint[T any](codec Codec[T], h Handler[T], o Options) (*endpoint[T], 
 	return e, nil
 }
 
+func (e *endpoint[T]) setGroup(g *evGroup) {
+	e.mu.Lock()
+	e.group = g
+	e.mu.Unlock()
+}
+
+// register adds s to the live sessions. A session of an event loop is
+// listed by the loop's table, from evStart until unregister.
 func (e *endpoint[T]) register(s *Session[T]) {
 	e.mu.Lock()
-	e.sessions[s.id] = s
+	if !s.onLoop() {
+		e.sessions[s.id] = s
+	}
 	closed := e.closed
 	e.mu.Unlock()
 	if closed != nil {
@@ -87,7 +98,7 @@ func (e *endpoint[T]) register(s *Session[T]) {
 func (e *endpoint[T]) opened(s *Session[T]) {
 	e.counters.opened.Add(1)
 	if e.logEnabled(slog.LevelDebug) {
-		e.log.Debug("getty: session open", s.logArgs("local", addrString(s.conn.LocalAddr()))...)
+		e.log.Debug("getty: session open", s.logArgs("local", addrString(s.transportConn().LocalAddr()))...)
 	}
 	if e.obs != nil {
 		e.obs.OnOpen(s)
@@ -98,7 +109,11 @@ func (e *endpoint[T]) opened(s *Session[T]) {
 // endpoint's. It runs once per session, after OnClose.
 func (e *endpoint[T]) unregister(s *Session[T], cause error) {
 	e.mu.Lock()
-	delete(e.sessions, s.id)
+	if s.onLoop() {
+		s.evRelease()
+	} else {
+		delete(e.sessions, s.id)
+	}
 	e.counters.bytesIn.Add(s.bytesIn.Load())
 	e.counters.bytesOut.Add(s.bytesOut.Load())
 	e.counters.pkgsIn.Add(s.pkgsIn.Load())
@@ -114,7 +129,7 @@ func (e *endpoint[T]) unregister(s *Session[T], cause error) {
 		if e.obs != nil {
 			var op *OpError
 			if !errors.As(cause, &op) || op.Op != "handshake" {
-				cause = &OpError{Op: "handshake", Session: s.id, Addr: s.conn.RemoteAddr(), Err: cause}
+				cause = &OpError{Op: "handshake", Session: s.id, Addr: s.transportConn().RemoteAddr(), Err: cause}
 			}
 			e.obs.OnError(s, cause)
 		}
@@ -140,10 +155,7 @@ func (e *endpoint[T]) closeAll(cause error, graceful bool) {
 	if e.closed == nil {
 		e.closed = cause
 	}
-	live := make([]*Session[T], 0, len(e.sessions))
-	for _, s := range e.sessions {
-		live = append(live, s)
-	}
+	live := e.liveLocked()
 	e.mu.Unlock()
 	for _, s := range live {
 		s.closeWith(cause, graceful)
@@ -153,10 +165,7 @@ func (e *endpoint[T]) closeAll(cause error, graceful bool) {
 // each calls f for every live session until f returns false.
 func (e *endpoint[T]) each(f func(*Session[T]) bool) {
 	e.mu.Lock()
-	live := make([]*Session[T], 0, len(e.sessions))
-	for _, s := range e.sessions {
-		live = append(live, s)
-	}
+	live := e.liveLocked()
 	e.mu.Unlock()
 	for _, s := range live {
 		if !f(s) {
@@ -171,17 +180,25 @@ func (e *endpoint[T]) each(f func(*Session[T]) bool) {
 func (e *endpoint[T]) stats() Stats {
 	e.mu.Lock()
 	st := e.counters.snapshot()
-	live := make([]*Session[T], 0, len(e.sessions))
-	for _, s := range e.sessions {
+	live := e.liveLocked()
+	for _, s := range live {
 		st.BytesIn += s.bytesIn.Load()
 		st.BytesOut += s.bytesOut.Load()
 		st.PackagesIn += s.pkgsIn.Load()
 		st.PackagesOut += s.pkgsOut.Load()
-		live = append(live, s)
 	}
 	e.mu.Unlock()
 	for _, s := range live {
 		st.Backlog += int64(s.w.backlog())
 	}
 	return st
+}
+
+// liveLocked lists the live sessions (e.mu held).
+func (e *endpoint[T]) liveLocked() []*Session[T] {
+	live := make([]*Session[T], 0, len(e.sessions))
+	for _, s := range e.sessions {
+		live = append(live, s)
+	}
+	return e.evAppend(live)
 }

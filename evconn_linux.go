@@ -9,40 +9,155 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/gettynet/getty/internal/eventloop"
 	"golang.org/x/sys/unix"
 )
 
 // evConn is a stream socket driven by an event loop: a non-blocking
-// descriptor taken over from a *net.TCPConn or *net.UnixConn (the Go
-// runtime's poller no longer watches it). The loop reads it and feeds the
-// session; writers write it directly and, when the socket buffer is full,
-// wait for the loop to report output space.
+// descriptor accepted by the engine itself (servers) or taken over from a
+// *net.TCPConn or *net.UnixConn (clients; the Go runtime's poller no longer
+// watches it). The loop reads it and feeds the session; writers write it
+// directly and, when the socket buffer is full, wait for the loop to report
+// output space.
 //
 // It is a net.Conn so that the session engine treats it as any stream, but
-// Read is not used: the loop reads.
+// Read is not used: the loop reads. Its layout is kept small: an idle
+// connection of the event-loop engine costs its Session and this.
 type evConn struct {
-	fd   int
-	loop *eventloop.Loop
-	sess evSession
-	done func() // called once the session has finished
-
+	fd    int32
+	slot  int32 // in loop
+	flags atomic.Uint32
 	// mu is held by the loop while it reads and dispatches, by the stopper
 	// and by Close: once stopped is set under mu no callback runs any more.
-	mu      sync.Mutex
 	stopped bool
-	started atomic.Bool // evStart ran: a stop request may end the session
-	stopReq atomic.Bool
-	closed  atomic.Bool
+	mu      sync.Mutex
+	loop    *eventloop.Loop[*evConn]
+	sess    evSession
+	done    func() // called once the session has finished
 
-	wantOut atomic.Bool                   // a writer waits for output space
-	outCh   atomic.Pointer[chan struct{}] // made on the first wait
-	wdl     atomic.Int64                  // write deadline (UnixNano); 0: none
+	peer peerAddr
+	wait atomic.Pointer[evWait] // made by the first writer that waits
+	tail *[]byte                // the unconsumed start of a partial package (pooled)
+}
 
-	remote  net.Addr
-	local   atomic.Pointer[net.Addr] // looked up on first use
-	network string
+// evConn flags.
+const (
+	evStarted uint32 = 1 << iota // evStart ran: a stop request may end the session
+	evStopReq
+	evClosed
+	evWantOut // a writer waits for output space
+)
+
+func (c *evConn) has(f uint32) bool { return c.flags.Load()&f != 0 }
+
+// set sets f and reports whether it was set already.
+func (c *evConn) set(f uint32) bool { return c.flags.Or(f)&f != 0 }
+
+// take clears f and reports whether it was set.
+func (c *evConn) take(f uint32) bool { return c.flags.And(^f)&f != 0 }
+
+// evWait is what a writer waiting for output space needs: made on first
+// use, as most connections never fill their socket buffer.
+type evWait struct {
+	out chan struct{}
+	wdl atomic.Int64 // write deadline (UnixNano); 0: none
+}
+
+func (c *evConn) waiter() *evWait {
+	if w := c.wait.Load(); w != nil {
+		return w
+	}
+	w := &evWait{out: make(chan struct{}, 1)}
+	if c.wait.CompareAndSwap(nil, w) {
+		return w
+	}
+	return c.wait.Load()
+}
+
+// peerAddr is a connection's remote address in 24 bytes; RemoteAddr makes
+// the net.Addr when asked.
+type peerAddr struct {
+	ip   [16]byte
+	zone uint32 // IPv6 scope id
+	port uint16
+	kind uint8 // peerTCP4, peerTCP6, peerUnix
+}
+
+const (
+	peerNone uint8 = iota
+	peerTCP4
+	peerTCP6
+	peerUnix
+)
+
+func (p *peerAddr) network() string {
+	if p.kind == peerUnix {
+		return "unix"
+	}
+	return "tcp"
+}
+
+// addr makes the net.Addr.
+func (p *peerAddr) addr() net.Addr {
+	switch p.kind {
+	case peerTCP4:
+		return &net.TCPAddr{IP: net.IPv4(p.ip[0], p.ip[1], p.ip[2], p.ip[3]), Port: int(p.port)}
+	case peerTCP6:
+		return &net.TCPAddr{IP: net.IP(append([]byte(nil), p.ip[:]...)), Port: int(p.port), Zone: zoneName(p.zone)}
+	case peerUnix:
+		return &net.UnixAddr{Net: "unix"}
+	}
+	return nil
+}
+
+// peerFromAddr keeps a as a peerAddr.
+func peerFromAddr(a net.Addr, network string) peerAddr {
+	var p peerAddr
+	if network == "unix" {
+		p.kind = peerUnix
+		return p
+	}
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return p
+	}
+	p.port = uint16(ta.Port)
+	if ip4 := ta.IP.To4(); ip4 != nil {
+		p.kind = peerTCP4
+		copy(p.ip[:], ip4)
+		return p
+	}
+	p.kind = peerTCP6
+	copy(p.ip[:], ta.IP.To16())
+	if ta.Zone != "" {
+		if ifi, err := net.InterfaceByName(ta.Zone); err == nil {
+			p.zone = uint32(ifi.Index)
+		}
+	}
+	return p
+}
+
+// peerFromRaw keeps the address accept4 filled in.
+func peerFromRaw(rsa *unix.RawSockaddrAny) peerAddr {
+	var p peerAddr
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		p.kind = peerTCP4
+		copy(p.ip[:], sa.Addr[:])
+		p.port = uint16(sa.Port>>8 | sa.Port<<8)
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		p.kind = peerTCP6
+		p.ip = sa.Addr
+		p.zone = sa.Scope_id
+		p.port = uint16(sa.Port>>8 | sa.Port<<8)
+	case unix.AF_UNIX:
+		p.kind = peerUnix
+	}
+	return p
 }
 
 // evSession is the session side of an evConn.
@@ -56,6 +171,11 @@ type evSession interface {
 	evEnd(err error)
 }
 
+// newEvConnFD wraps a descriptor the engine accepted (non-blocking).
+func newEvConnFD(fd int, peer peerAddr) *evConn {
+	return &evConn{fd: int32(fd), peer: peer}
+}
+
 // newEvConn takes the descriptor of c over. c is closed; on failure it is
 // left open for the caller to close. spare (may be nil) lends a descriptor
 // when the process has none left for the duplicate.
@@ -63,6 +183,8 @@ func newEvConn(c Conn, spare *spareFD) (*evConn, error) {
 	var sc syscall.Conn
 	network := ""
 	switch nc := c.(type) {
+	case *evConn:
+		return nc, nil
 	case *net.TCPConn:
 		sc, network = nc, "tcp"
 	case *net.UnixConn:
@@ -93,7 +215,7 @@ func newEvConn(c Conn, spare *spareFD) (*evConn, error) {
 	}
 	// The duplicate shares the original's open file description, which the
 	// runtime made non-blocking.
-	ec := &evConn{fd: fd, remote: c.RemoteAddr(), network: network}
+	ec := newEvConnFD(fd, peerFromAddr(c.RemoteAddr(), network))
 	err = c.Close()
 	spare.restore()
 	if err != nil {
@@ -105,7 +227,7 @@ func newEvConn(c Conn, spare *spareFD) (*evConn, error) {
 
 // OnEvent runs on the loop goroutine.
 func (c *evConn) OnEvent(events uint32, buf []byte) {
-	if events&(eventloop.Out|eventloop.Err|eventloop.Hup) != 0 && c.wantOut.CompareAndSwap(true, false) {
+	if events&(eventloop.Out|eventloop.Err|eventloop.Hup) != 0 && c.take(evWantOut) {
 		c.signalOut()
 	}
 	if events&(eventloop.In|eventloop.RDHup|eventloop.Hup|eventloop.Err) == 0 {
@@ -125,7 +247,7 @@ func (c *evConn) OnEvent(events uint32, buf []byte) {
 		go c.sess.evEnd(err)
 		return
 	}
-	if c.stopReq.Load() {
+	if c.has(evStopReq) {
 		c.tryStop()
 	}
 }
@@ -133,10 +255,10 @@ func (c *evConn) OnEvent(events uint32, buf []byte) {
 // requestStop ends reading from any goroutine (a local close): the session
 // finishes on a goroutine of its own once no callback runs.
 func (c *evConn) requestStop() {
-	if c.stopReq.Swap(true) {
+	if c.set(evStopReq) {
 		return
 	}
-	if c.started.Load() {
+	if c.has(evStarted) {
 		c.tryStop()
 	}
 }
@@ -157,9 +279,9 @@ func (c *evConn) tryStop() {
 }
 
 func (c *evConn) signalOut() {
-	if p := c.outCh.Load(); p != nil {
+	if w := c.wait.Load(); w != nil {
 		select {
-		case *p <- struct{}{}:
+		case w.out <- struct{}{}:
 		default:
 		}
 	}
@@ -176,10 +298,10 @@ func (c *evConn) Write(b []byte) (int, error) {
 	written := 0
 	armed := false
 	for written < len(b) {
-		if c.closed.Load() {
+		if c.has(evClosed) {
 			return written, c.opError("write", net.ErrClosed)
 		}
-		n, err := unix.Write(c.fd, b[written:])
+		n, err := unix.Write(int(c.fd), b[written:])
 		if n > 0 {
 			written += n
 			armed = false
@@ -193,8 +315,8 @@ func (c *evConn) Write(b []byte) (int, error) {
 				// Ask the loop for the next output-space edge, then try
 				// once more: space freed before the flag was seen would
 				// otherwise go unnoticed.
-				c.outChan()
-				c.wantOut.Store(true)
+				c.waiter()
+				c.set(evWantOut)
 				armed = true
 				continue
 			}
@@ -209,23 +331,12 @@ func (c *evConn) Write(b []byte) (int, error) {
 	return written, nil
 }
 
-func (c *evConn) outChan() chan struct{} {
-	if p := c.outCh.Load(); p != nil {
-		return *p
-	}
-	ch := make(chan struct{}, 1)
-	if c.outCh.CompareAndSwap(nil, &ch) {
-		return ch
-	}
-	return *c.outCh.Load()
-}
-
 // waitOut waits for the loop's output-space signal, the write deadline or
 // Close.
 func (c *evConn) waitOut() error {
-	ch := c.outChan()
+	w := c.waiter()
 	var timeout <-chan time.Time
-	if dl := c.wdl.Load(); dl != 0 {
+	if dl := w.wdl.Load(); dl != 0 {
 		d := time.Until(time.Unix(0, dl))
 		if d <= 0 {
 			return c.opError("write", os.ErrDeadlineExceeded)
@@ -235,26 +346,26 @@ func (c *evConn) waitOut() error {
 		timeout = t.C
 	}
 	select {
-	case <-ch:
+	case <-w.out:
 	case <-timeout:
 	}
-	if c.closed.Load() {
+	if c.has(evClosed) {
 		return c.opError("write", net.ErrClosed)
 	}
-	if dl := c.wdl.Load(); dl != 0 && time.Now().UnixNano() >= dl {
+	if dl := w.wdl.Load(); dl != 0 && time.Now().UnixNano() >= dl {
 		return c.opError("write", os.ErrDeadlineExceeded)
 	}
 	return nil
 }
 
 func (c *evConn) opError(op string, err error) error {
-	return &net.OpError{Op: op, Net: c.network, Addr: c.remote, Err: err}
+	return &net.OpError{Op: op, Net: c.peer.network(), Addr: c.peer.addr(), Err: err}
 }
 
 // Close stops watching the socket and closes it. The session calls it once
 // reading has stopped and the writes have drained.
 func (c *evConn) Close() error {
-	if c.closed.Swap(true) {
+	if c.set(evClosed) {
 		return c.opError("close", net.ErrClosed)
 	}
 	c.signalOut()
@@ -262,40 +373,35 @@ func (c *evConn) Close() error {
 	defer c.mu.Unlock()
 	c.stopped = true
 	if c.loop != nil {
-		c.loop.Remove(c.fd)
+		// The slot stays taken until the session is unregistered
+		// (evRelease): the loop's table lists the live sessions.
+		c.loop.Unwatch(int(c.fd))
 	}
-	if err := unix.Close(c.fd); err != nil {
+	if err := unix.Close(int(c.fd)); err != nil {
 		return c.opError("close", os.NewSyscallError("close", err))
 	}
 	return nil
 }
 
-// LocalAddr is looked up (getsockname) on first use: an idle connection
-// need not hold it.
+// LocalAddr is looked up (getsockname) on each call: an idle connection
+// does not hold it. It is nil once the connection is closed.
 func (c *evConn) LocalAddr() net.Addr {
-	if p := c.local.Load(); p != nil {
-		return *p
-	}
-	if c.closed.Load() {
+	if c.has(evClosed) {
 		return nil
 	}
-	sa, err := unix.Getsockname(c.fd)
+	sa, err := unix.Getsockname(int(c.fd))
 	if err != nil {
 		return nil
 	}
-	var a net.Addr
 	switch sa := sa.(type) {
 	case *unix.SockaddrInet4:
-		a = &net.TCPAddr{IP: net.IP(append([]byte(nil), sa.Addr[:]...)), Port: sa.Port}
+		return &net.TCPAddr{IP: net.IP(append([]byte(nil), sa.Addr[:]...)), Port: sa.Port}
 	case *unix.SockaddrInet6:
-		a = &net.TCPAddr{IP: net.IP(append([]byte(nil), sa.Addr[:]...)), Port: sa.Port, Zone: zoneName(sa.ZoneId)}
+		return &net.TCPAddr{IP: net.IP(append([]byte(nil), sa.Addr[:]...)), Port: sa.Port, Zone: zoneName(sa.ZoneId)}
 	case *unix.SockaddrUnix:
-		a = &net.UnixAddr{Name: sa.Name, Net: "unix"}
-	default:
-		return nil
+		return &net.UnixAddr{Name: sa.Name, Net: "unix"}
 	}
-	c.local.Store(&a)
-	return a
+	return nil
 }
 
 func zoneName(id uint32) string {
@@ -307,7 +413,9 @@ func zoneName(id uint32) string {
 	}
 	return ""
 }
-func (c *evConn) RemoteAddr() net.Addr { return c.remote }
+
+// RemoteAddr is made from the address kept compact.
+func (c *evConn) RemoteAddr() net.Addr { return c.peer.addr() }
 
 // SetDeadline sets both deadlines.
 func (c *evConn) SetDeadline(t time.Time) error {
@@ -328,10 +436,12 @@ func (c *evConn) SetReadDeadline(t time.Time) error {
 // SetWriteDeadline bounds blocked writes.
 func (c *evConn) SetWriteDeadline(t time.Time) error {
 	if t.IsZero() {
-		c.wdl.Store(0)
+		if w := c.wait.Load(); w != nil {
+			w.wdl.Store(0)
+		}
 		return nil
 	}
-	c.wdl.Store(t.UnixNano())
+	c.waiter().wdl.Store(t.UnixNano())
 	if !t.After(time.Now()) {
 		c.signalOut()
 	}
@@ -345,7 +455,7 @@ func (c *evConn) SyscallConn() (syscall.RawConn, error) { return evRawConn{c}, n
 type evRawConn struct{ c *evConn }
 
 func (r evRawConn) Control(f func(fd uintptr)) error {
-	if r.c.closed.Load() {
+	if r.c.has(evClosed) {
 		return net.ErrClosed
 	}
 	f(uintptr(r.c.fd))
@@ -359,7 +469,7 @@ func (r evRawConn) Read(func(fd uintptr) bool) error {
 
 // Write calls f once; f must not wait for the socket.
 func (r evRawConn) Write(f func(fd uintptr) bool) error {
-	if r.c.closed.Load() {
+	if r.c.has(evClosed) {
 		return net.ErrClosed
 	}
 	f(uintptr(r.c.fd))
@@ -368,27 +478,45 @@ func (r evRawConn) Write(f func(fd uintptr) bool) error {
 
 // try makes one non-blocking write attempt for the session's writer.
 func (c *evConn) try(bufs [][]byte) (int, error) {
-	if c.closed.Load() {
+	if len(bufs) == 1 {
+		return c.tryOne(bufs[0])
+	}
+	if c.has(evClosed) {
 		return 0, c.opError("write", net.ErrClosed)
 	}
 	for {
-		var n int
-		var err error
-		if len(bufs) == 1 {
-			n, err = unix.Write(c.fd, bufs[0])
-		} else {
-			n, err = unix.Writev(c.fd, bufs)
+		n, err := unix.Writev(int(c.fd), bufs)
+		if done, n, err := c.tried(n, err); done {
+			return n, err
 		}
-		switch {
-		case err == nil:
-			return n, nil
-		case errors.Is(err, unix.EINTR):
-			continue
-		case errors.Is(err, unix.EAGAIN):
-			return 0, nil
-		}
-		return 0, c.opError("write", os.NewSyscallError("write", err))
 	}
+}
+
+// tryOne is try with one buffer.
+func (c *evConn) tryOne(b []byte) (int, error) {
+	if c.has(evClosed) {
+		return 0, c.opError("write", net.ErrClosed)
+	}
+	for {
+		n, err := unix.Write(int(c.fd), b)
+		if done, n, err := c.tried(n, err); done {
+			return n, err
+		}
+	}
+}
+
+// tried sorts the outcome of a non-blocking write: done is false when it
+// should be retried (EINTR); a full socket buffer is no error.
+func (c *evConn) tried(n int, err error) (done bool, _ int, _ error) {
+	switch {
+	case err == nil:
+		return true, n, nil
+	case errors.Is(err, unix.EINTR):
+		return false, 0, nil
+	case errors.Is(err, unix.EAGAIN):
+		return true, 0, nil
+	}
+	return true, 0, c.opError("write", os.NewSyscallError("write", err))
 }
 
 // spareFD is a descriptor held in reserve (on /dev/null) so that taking a

@@ -15,12 +15,12 @@ const eventLoopSupported = true
 // evGroup is the event loops of an EngineEventLoop server or client, and
 // the descriptor it keeps in reserve for taking connections over.
 type evGroup struct {
-	*eventloop.Group
+	*eventloop.Group[*evConn]
 	spare *spareFD
 }
 
 func newEvGroup(o *Options) (*evGroup, error) {
-	g, err := eventloop.NewGroup(o.EventLoops, max(o.MaxReadBufferSize, 64<<10))
+	g, err := eventloop.NewGroup[*evConn](o.EventLoops, max(o.MaxReadBufferSize, 64<<10))
 	if err != nil {
 		return nil, err
 	}
@@ -41,30 +41,44 @@ func (g *evGroup) Close() error {
 func (s *Session[T]) evStart(g *evGroup, ec *evConn, done func()) {
 	ec.sess = s
 	ec.done = done
-	ec.loop = g.Next()
 	s.startTimers()
 	// Under mu, a stop requested meanwhile waits until the descriptor is
-	// registered (tryStop fails to lock, and is retried below).
+	// registered (tryStop fails to lock, and is retried below), and so
+	// do the events of the descriptor.
 	ec.mu.Lock()
-	ec.started.Store(true)
-	err := ec.loop.Add(ec.fd, ec)
+	ec.set(evStarted)
+	loop := g.Next()
+	slot, err := loop.Add(int(ec.fd), ec)
+	if err == nil {
+		ec.loop, ec.slot = loop, slot
+	}
 	ec.mu.Unlock()
 	if err != nil {
-		s.closeWith(&OpError{Op: "read", Session: s.id, Addr: ec.remote, Err: err}, false)
+		s.closeWith(&OpError{Op: "read", Session: s.id, Addr: ec.RemoteAddr(), Err: err}, false)
 	}
-	if ec.stopReq.Load() {
+	if err == nil {
+		// A server or client closing meanwhile did not find the session
+		// in the loop's table, but set e.closed first.
+		s.e.mu.Lock()
+		closed := s.e.closed
+		s.e.mu.Unlock()
+		if closed != nil {
+			s.closeWith(closed, true)
+		}
+	}
+	if ec.has(evStopReq) {
 		ec.tryStop() // closed while opening
 	}
 }
 
 // evRead reads the socket until it is drained (edge-triggered) and
 // dispatches the packages. It runs on the loop with ec.mu held. Only the
-// unconsumed tail of a partial package outlives the call, in s.tail.
+// unconsumed tail of a partial package outlives the call, in ec.tail.
 func (s *Session[T]) evRead(ec *evConn, buf []byte, hup bool) (bool, error) {
 	e := s.e
 	o := &e.opts
 	for {
-		n, err := unix.Read(ec.fd, buf)
+		n, err := unix.Read(int(ec.fd), buf)
 		if err != nil {
 			switch {
 			case errors.Is(err, unix.EINTR):
@@ -75,24 +89,24 @@ func (s *Session[T]) evRead(ec *evConn, buf []byte, hup bool) (bool, error) {
 			return true, ec.opError("read", os.NewSyscallError("read", err))
 		}
 		if n == 0 {
-			if s.tail != nil && len(*s.tail) > 0 && !s.closing.Load() {
-				return true, fmt.Errorf("%w: connection closed inside a package (%d bytes pending)", io.ErrUnexpectedEOF, len(*s.tail))
+			if ec.tail != nil && len(*ec.tail) > 0 && !s.closing.Load() {
+				return true, fmt.Errorf("%w: connection closed inside a package (%d bytes pending)", io.ErrUnexpectedEOF, len(*ec.tail))
 			}
 			return true, io.EOF
 		}
 		s.bytesIn.Add(uint64(n))
 		s.lastRead.Store(e.wheel.Now())
 		data := buf[:n]
-		if s.tail != nil {
-			t := *s.tail
+		if ec.tail != nil {
+			t := *ec.tail
 			if cap(t)-len(t) < n {
 				nt := e.bufs.Get(len(t) + n)
 				*nt = append(*nt, t...)
-				e.bufs.Put(s.tail)
-				s.tail = nt
+				e.bufs.Put(ec.tail)
+				ec.tail = nt
 			}
-			*s.tail = append(*s.tail, data...)
-			data = *s.tail
+			*ec.tail = append(*ec.tail, data...)
+			data = *ec.tail
 		}
 		var before uint64
 		if e.obs != nil {
@@ -111,18 +125,18 @@ func (s *Session[T]) evRead(ec *evConn, buf []byte, hup bool) (bool, error) {
 		rest := data[used:]
 		switch {
 		case len(rest) == 0:
-			if s.tail != nil {
-				e.bufs.Put(s.tail)
-				s.tail = nil
+			if ec.tail != nil {
+				e.bufs.Put(ec.tail)
+				ec.tail = nil
 			}
 		case len(rest) >= o.MaxPackageSize:
 			return true, fmt.Errorf("%w: no package ends within %d bytes", ErrMessageTooLarge, o.MaxPackageSize)
-		case s.tail != nil:
-			*s.tail = (*s.tail)[:copy(*s.tail, rest)]
+		case ec.tail != nil:
+			*ec.tail = (*ec.tail)[:copy(*ec.tail, rest)]
 		default:
 			t := e.bufs.Get(len(rest))
 			*t = append(*t, rest...)
-			s.tail = t
+			ec.tail = t
 		}
 		if s.closing.Load() {
 			return false, nil // the close that set it stops the loop's reading
@@ -135,14 +149,14 @@ func (s *Session[T]) evRead(ec *evConn, buf []byte, hup bool) (bool, error) {
 
 // evEnd finishes a session whose reading has ended, like the end of serve.
 func (s *Session[T]) evEnd(err error) {
-	ec := s.conn.(*evConn)
+	ec := s.stream.(*evConn)
 	defer ec.done()
 	defer s.finish()
-	if s.tail != nil {
-		s.e.bufs.Put(s.tail)
-		s.tail = nil
+	if ec.tail != nil {
+		s.e.bufs.Put(ec.tail)
+		ec.tail = nil
 	}
-	s.readTasks.Wait()
+	s.waitReadTasks()
 	s.closeWith(s.readCause(err))
 }
 
@@ -157,4 +171,36 @@ func (s *Session[T]) evConsume(data []byte) (used int, panicked bool, err error)
 	}()
 	used, err = s.consume(data)
 	return used, false, err
+}
+
+// onLoop reports whether an event loop drives s.
+func (s *Session[T]) onLoop() bool {
+	_, ok := s.stream.(*evConn)
+	return ok
+}
+
+// evRelease frees the loop table slot of s, which lists it as live until
+// its counters move to the endpoint's (unregister, e.mu held).
+func (s *Session[T]) evRelease() {
+	ec := s.stream.(*evConn)
+	ec.mu.Lock()
+	loop := ec.loop
+	ec.loop = nil
+	ec.mu.Unlock()
+	if loop != nil {
+		loop.Release(ec.slot)
+	}
+}
+
+// evAppend appends the sessions of e's event loops to live (e.mu held).
+func (e *endpoint[T]) evAppend(live []*Session[T]) []*Session[T] {
+	if e.group == nil {
+		return live
+	}
+	e.group.Each(func(c *evConn) {
+		if s, ok := c.sess.(*Session[T]); ok {
+			live = append(live, s)
+		}
+	})
+	return live
 }

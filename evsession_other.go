@@ -19,8 +19,20 @@ type evConn struct{ net.Conn }
 
 func (*evConn) try([][]byte) (int, error) { return 0, ErrEngineUnsupported }
 
+func (*evConn) tryOne([]byte) (int, error) { return 0, ErrEngineUnsupported }
+
 type spareFD struct{}
 
 func newEvConn(Conn, *spareFD) (*evConn, error) { return nil, ErrEngineUnsupported }
 
 func (s *Session[T]) evStart(*evGroup, *evConn, func()) {}
+
+type fdListener interface{ evOnly() }
+
+func (srv *Server[T]) evServe(Listener, fdListener) error { return ErrEngineUnsupported }
+
+func (s *Session[T]) onLoop() bool { return false }
+
+func (s *Session[T]) evRelease() {}
+
+func (e *endpoint[T]) evAppend(live []*Session[T]) []*Session[T] { return live }

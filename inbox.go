@@ -109,4 +109,5 @@ func (q *inbox[T]) dropNewest(w *writer[T]) {
 type pooled[T any] struct {
 	inbox inbox[T]
 	run   func()
+	tasks sync.WaitGroup // tasks submitted by the read loop
 }

@@ -36,7 +36,7 @@ func (e *endpoint[T]) logEnabled(level slog.Level) bool {
 func (s *Session[T]) logArgs(kv ...any) []any {
 	return append([]any{
 		"session", s.id,
-		"remote", addrString(s.conn.RemoteAddr()),
-		"transport", TransportName(s.conn),
+		"remote", addrString(s.transportConn().RemoteAddr()),
+		"transport", TransportName(s.transportConn()),
 	}, kv...)
 }

@@ -15,6 +15,7 @@ type rawWriter struct {
 	rc   syscall.RawConn
 	fn   func(fd uintptr) bool // bound once, so attempts do not allocate
 	bufs [][]byte
+	one  [1][]byte // scratch for tryOne
 	iov  []syscall.Iovec
 	n    int
 	err  error
@@ -47,6 +48,14 @@ func (r *rawWriter) try(bufs [][]byte) (int, error) {
 	}
 	r.bufs = nil
 	return r.n, r.err
+}
+
+// tryOne is try with one buffer.
+func (r *rawWriter) tryOne(b []byte) (int, error) {
+	r.one[0] = b
+	n, err := r.try(r.one[:])
+	r.one[0] = nil
+	return n, err
 }
 
 func (r *rawWriter) attempt(fd uintptr) bool {

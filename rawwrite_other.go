@@ -13,3 +13,5 @@ type rawWriter struct{}
 func newRawWriter(net.Conn) *rawWriter { return nil }
 
 func (*rawWriter) try([][]byte) (int, error) { return 0, nil }
+
+func (*rawWriter) tryOne([]byte) (int, error) { return 0, nil }

@@ -132,13 +132,13 @@ func (s *Session[T]) consume(data []byte) (used int, err error) {
 	for used < len(data) && !s.closing.Load() {
 		pkg, n, derr := e.codec.Decode(data[used:], e.opts.MaxPackageSize)
 		if derr != nil {
-			return used, &OpError{Op: "decode", Session: s.id, Addr: s.conn.RemoteAddr(), Err: derr}
+			return used, &OpError{Op: "decode", Session: s.id, Addr: s.transportConn().RemoteAddr(), Err: derr}
 		}
 		if n == 0 {
 			break
 		}
 		if n < 0 || n > len(data)-used {
-			return used, &OpError{Op: "decode", Session: s.id, Addr: s.conn.RemoteAddr(),
+			return used, &OpError{Op: "decode", Session: s.id, Addr: s.transportConn().RemoteAddr(),
 				Err: fmt.Errorf("%w: codec used %d of %d bytes", ErrBadPackage, n, len(data)-used)}
 		}
 		used += n
@@ -158,7 +158,7 @@ func (s *Session[T]) consume(data []byte) (used int, err error) {
 // the read loop may block in Submit, and must not hold replies meanwhile.)
 func (s *Session[T]) readMessages() error {
 	e := s.e
-	br, _ := s.msgc.(BufferedReader)
+	br, _ := s.msg.c.(BufferedReader)
 	held := false
 	defer func() {
 		if held {
@@ -170,7 +170,7 @@ func (s *Session[T]) readMessages() error {
 			s.w.uncork() // the next read may block: send what the batch produced
 			held = false
 		}
-		m, err := s.msgc.ReadMessage(e.opts.MaxPackageSize)
+		m, err := s.msg.c.ReadMessage(e.opts.MaxPackageSize)
 		if err != nil {
 			var pe *PacketError
 			if errors.As(err, &pe) && !s.closing.Load() {
@@ -194,7 +194,7 @@ func (s *Session[T]) readMessages() error {
 			e.obs.OnRead(s, len(m.Data), int(s.pkgsIn.Load()-before))
 		}
 		if err != nil {
-			if s.pktc == nil {
+			if s.pktConn() == nil {
 				return err
 			}
 			s.report(&PacketError{Addr: m.Addr, Err: err})
@@ -260,10 +260,10 @@ func (s *Session[T]) deliver(pkg T, from net.Addr) {
 			pkg = e.detacher.Detach(pkg)
 		}
 		s.pool.inbox.push(pkg, from)
-		s.readTasks.Add(1)
+		s.pool.tasks.Add(1)
 		if err := pool.Submit(s.poolKey(), s.pool.run); err != nil {
 			s.pool.inbox.dropNewest(&s.w)
-			s.readTasks.Done()
+			s.pool.tasks.Done()
 			s.refused(err, from)
 		}
 		return
@@ -276,8 +276,8 @@ func (s *Session[T]) deliver(pkg T, from net.Addr) {
 // it ends; a packet session drops the datagram, as the network might have,
 // and goes on.
 func (s *Session[T]) refused(err error, from net.Addr) {
-	if s.pktc == nil {
-		s.closeWith(&OpError{Op: "dispatch", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}, true)
+	if s.pktConn() == nil {
+		s.closeWith(&OpError{Op: "dispatch", Session: s.id, Addr: s.transportConn().RemoteAddr(), Err: err}, true)
 		return
 	}
 	s.e.log.Debug("getty: packet dropped: the task pool refused it", "session", s.id, "from", addrString(from), "err", err)
@@ -286,7 +286,7 @@ func (s *Session[T]) refused(err error, from net.Addr) {
 // runPooled is the pooled task of a session: it handles the oldest package
 // of the inbox.
 func (s *Session[T]) runPooled() {
-	defer s.readTasks.Done()
+	defer s.pool.tasks.Done()
 	pkg, from := s.pool.inbox.pop(&s.w)
 	defer s.pool.inbox.uncorkIfDrained(&s.w)
 	if s.closing.Load() {
@@ -325,9 +325,9 @@ func (s *Session[T]) report(err error) {
 		s.e.handler.OnError(s, err)
 		return
 	}
-	s.readTasks.Add(1)
+	s.pool.tasks.Add(1)
 	if perr := s.e.opts.TaskPool.Submit(s.poolKey(), func() {
-		defer s.readTasks.Done()
+		defer s.pool.tasks.Done()
 		if s.closing.Load() {
 			return
 		}
@@ -336,7 +336,7 @@ func (s *Session[T]) report(err error) {
 			s.closeWith(perr, true)
 		}
 	}); perr != nil {
-		s.readTasks.Done()
+		s.pool.tasks.Done()
 	}
 }
 
@@ -357,5 +357,5 @@ func (s *Session[T]) readCause(err error) (error, bool) { //nolint:revive // the
 		return err, true
 	}
 	graceful := errors.Is(err, ErrMessageTooLarge) || errors.Is(err, io.ErrUnexpectedEOF)
-	return &OpError{Op: "read", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}, graceful
+	return &OpError{Op: "read", Session: s.id, Addr: s.transportConn().RemoteAddr(), Err: err}, graceful
 }

@@ -83,24 +83,17 @@ func (srv *Server[T]) Serve(l Listener) error {
 		srv.mu.Unlock()
 	}()
 
+	if fl, ok := l.(fdListener); ok && srv.group != nil {
+		return srv.evServe(l, fl)
+	}
 	var backoff time.Duration
 	for {
 		c, err := l.Accept()
 		if err != nil {
-			if srv.isShutdown() {
-				return ErrServerClosed
+			if !srv.acceptFailed(l, err, &backoff) {
+				return srv.acceptError(l, err)
 			}
-			if !isTemporaryAccept(err) {
-				return &OpError{Op: "accept", Addr: l.Addr(), Err: err}
-			}
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			srv.e.log.Warn("getty: accept failed; retrying", "addr", addrString(l.Addr()), "err", err, "backoff", backoff)
-			select {
-			case <-time.After(backoff):
-				continue
-			case <-srv.done:
-				return ErrServerClosed
-			}
+			continue
 		}
 		backoff = 0
 		if !srv.start(c) {
@@ -109,6 +102,30 @@ func (srv *Server[T]) Serve(l Listener) error {
 			}
 		}
 	}
+}
+
+// acceptFailed reports whether accepting from l should go on after err,
+// once a backoff has passed.
+func (srv *Server[T]) acceptFailed(l Listener, err error, backoff *time.Duration) bool {
+	if srv.isShutdown() || !isTemporaryAccept(err) {
+		return false
+	}
+	*backoff = min(max(2**backoff, 5*time.Millisecond), time.Second)
+	srv.e.log.Warn("getty: accept failed; retrying", "addr", addrString(l.Addr()), "err", err, "backoff", *backoff)
+	select {
+	case <-time.After(*backoff):
+		return true
+	case <-srv.done:
+		return false
+	}
+}
+
+// acceptError is what Serve returns when accepting from l ends with err.
+func (srv *Server[T]) acceptError(l Listener, err error) error {
+	if srv.isShutdown() {
+		return ErrServerClosed
+	}
+	return &OpError{Op: "accept", Addr: l.Addr(), Err: err}
 }
 
 // start runs a session for c on a new goroutine, unless the server is full
@@ -198,6 +215,7 @@ func (srv *Server[T]) evServeLocked(l Listener) error {
 		return &OpError{Op: "accept", Addr: l.Addr(), Err: err}
 	}
 	srv.group = g
+	srv.e.setGroup(g)
 	srv.evDone = func() {
 		srv.active.Add(-1)
 		srv.wg.Done()

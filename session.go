@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/gettynet/getty/internal/timewheel"
 )
 
 // Session is one live connection: it reads, decodes and dispatches packages
@@ -23,19 +21,15 @@ import (
 type Session[T any] struct {
 	e      *endpoint[T]
 	id     uint64
-	conn   Conn
-	stream net.Conn       // set for stream transports
-	msgc   MessageConn    // set for message transports
-	pktc   PacketConn     // set for packet transports (msgc too)
-	limit  MessageLimiter // set for message transports with a size limit
-	ctx    *sessionCtx    // made by the first Context call (closeMu)
+	stream net.Conn     // set for stream transports
+	msg    *msgConn     // set for message transports
+	extra  *sessionData // context, attributes and close cause, made on first use (closeMu)
 
 	cb sync.Mutex // serializes handler callbacks (without a TaskPool)
 
-	closeMu sync.Mutex // guards cause, ctx, attrs
-	cause   error
-	closing atomic.Bool
-	opened  bool // OnOpen ran; written before the read loop starts
+	closeMu     sync.Mutex // guards extra
+	closing     atomic.Bool
+	dispatching atomic.Int32 // callbacks handling packages now: they may still write while the session closes
 
 	w writer[T]
 
@@ -47,31 +41,22 @@ type Session[T any] struct {
 	pkgsIn    atomic.Uint64
 	pkgsOut   atomic.Uint64
 
-	attrs map[any]any // (closeMu)
+	tm   *timerState // with ReadTimeout or CronPeriod only
+	pool *pooled[T]  // with a TaskPool only
 
-	tm         *timerState      // with ReadTimeout or CronPeriod only
-	writeTimer *timewheel.Timer // made on the first write that can block
-	readTasks  sync.WaitGroup   // pooled tasks submitted by the read loop
-
-	pool *pooled[T] // with a TaskPool only
-
-	tail *[]byte // EngineEventLoop: the unconsumed start of a partial package
-
-	dispatching atomic.Int32 // callbacks handling packages now: they may still write while the session closes
+	opened bool // OnOpen ran; written before the read loop starts
 }
 
 // aLongTimeAgo is a deadline in the past: setting it wakes blocked I/O.
 var aLongTimeAgo = time.Unix(1, 0)
 
 func newSession[T any](e *endpoint[T], conn Conn) (*Session[T], error) {
-	s := &Session[T]{e: e, conn: conn, started: time.Now().UnixNano()}
+	s := &Session[T]{e: e, started: time.Now().UnixNano()}
 	switch c := conn.(type) {
 	case MessageConn:
-		s.msgc = c
-		s.limit, _ = c.(MessageLimiter)
-		if p, ok := c.(PacketConn); ok {
-			s.pktc = p
-		}
+		s.msg = &msgConn{c: c}
+		s.msg.limit, _ = c.(MessageLimiter)
+		s.msg.pkt, _ = c.(PacketConn)
 	case net.Conn:
 		s.stream = c
 	default:
@@ -97,29 +82,29 @@ func (s *Session[T]) poolKey() uint64 { return s.id ^ s.e.keySalt }
 func (s *Session[T]) ID() uint64 { return s.id }
 
 // LocalAddr is the local address of the connection.
-func (s *Session[T]) LocalAddr() net.Addr { return s.conn.LocalAddr() }
+func (s *Session[T]) LocalAddr() net.Addr { return s.transportConn().LocalAddr() }
 
 // RemoteAddr is the peer's address, or nil for an unconnected packet socket.
-func (s *Session[T]) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
+func (s *Session[T]) RemoteAddr() net.Addr { return s.transportConn().RemoteAddr() }
 
 // Conn returns the transport connection (for TLS state, peer credentials and
 // the like). Reading or writing it directly corrupts the session.
-func (s *Session[T]) Conn() Conn { return s.conn }
+func (s *Session[T]) Conn() Conn { return s.transportConn() }
 
 // Context is cancelled when the session starts closing.
 func (s *Session[T]) Context() context.Context {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
-	if s.ctx == nil {
+	d := s.data()
+	if d.ctx == nil {
 		// Made on demand: most sessions never ask, and an idle session
 		// should cost little.
-		ctx, cancel := context.WithCancel(context.Background())
-		s.ctx = &sessionCtx{ctx, cancel}
-		if s.cause != nil {
-			cancel()
+		d.ctx, d.cancel = context.WithCancel(context.Background())
+		if d.cause != nil {
+			d.cancel()
 		}
 	}
-	return s.ctx.ctx
+	return d.ctx
 }
 
 // Closed reports whether the session has started closing.
@@ -131,14 +116,20 @@ func (s *Session[T]) Closed() bool { return s.closing.Load() }
 func (s *Session[T]) Err() error {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
-	return s.cause
+	if s.extra == nil {
+		return nil
+	}
+	return s.extra.cause
 }
 
 // Value returns the attribute stored under key, or nil.
 func (s *Session[T]) Value(key any) any {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
-	return s.attrs[key]
+	if s.extra == nil {
+		return nil
+	}
+	return s.extra.attrs[key]
 }
 
 // SetValue stores an attribute on the session; a nil value deletes it.
@@ -146,13 +137,16 @@ func (s *Session[T]) SetValue(key, value any) {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
 	if value == nil {
-		delete(s.attrs, key)
+		if s.extra != nil {
+			delete(s.extra.attrs, key)
+		}
 		return
 	}
-	if s.attrs == nil {
-		s.attrs = make(map[any]any)
+	d := s.data()
+	if d.attrs == nil {
+		d.attrs = make(map[any]any)
 	}
-	s.attrs[key] = value
+	d.attrs[key] = value
 }
 
 // Close closes the session gracefully: writes already accepted are flushed
@@ -176,16 +170,17 @@ func (s *Session[T]) Close() error {
 // escalates a graceful close in progress.
 func (s *Session[T]) closeWith(cause error, graceful bool) bool {
 	s.closeMu.Lock()
-	first := s.cause == nil
-	sc := s.ctx
+	d := s.data()
+	first := d.cause == nil
+	cancel := d.cancel
 	if first {
-		s.cause = cause
+		d.cause = cause
 		s.closing.Store(true)
 	}
 	s.closeMu.Unlock()
 	if first {
-		if sc != nil {
-			sc.cancel()
+		if cancel != nil {
+			cancel()
 		}
 		if graceful && (errors.Is(cause, ErrServerClosed) || errors.Is(cause, ErrClientClosed)) {
 			// A drain: a callback handling a package may still answer it.
@@ -198,7 +193,7 @@ func (s *Session[T]) closeWith(cause error, graceful bool) bool {
 		if first {
 			// Wake the read loop; the connection stays writable for the
 			// final flush.
-			_ = s.conn.SetReadDeadline(aLongTimeAgo) // best effort: a closed conn fails the read anyway
+			_ = s.transportConn().SetReadDeadline(aLongTimeAgo) // best effort: a closed conn fails the read anyway
 		}
 	} else {
 		s.abort()
@@ -209,8 +204,8 @@ func (s *Session[T]) closeWith(cause error, graceful bool) bool {
 // abort makes every blocked read and write on the connection fail now.
 func (s *Session[T]) abort() {
 	s.w.abort()
-	_ = s.conn.SetReadDeadline(aLongTimeAgo)  // best effort wake-up: a closed conn fails I/O anyway
-	_ = s.conn.SetWriteDeadline(aLongTimeAgo) // best effort wake-up
+	_ = s.transportConn().SetReadDeadline(aLongTimeAgo)  // best effort wake-up: a closed conn fails I/O anyway
+	_ = s.transportConn().SetWriteDeadline(aLongTimeAgo) // best effort wake-up
 }
 
 // open runs the handshake and OnOpen. On failure the session is finished
@@ -237,7 +232,7 @@ func (s *Session[T]) open() error {
 }
 
 func (s *Session[T]) handshake() error {
-	h, ok := s.conn.(Handshaker)
+	h, ok := s.transportConn().(Handshaker)
 	if !ok {
 		return nil
 	}
@@ -251,7 +246,7 @@ func (s *Session[T]) handshake() error {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("%w: %w", ErrHandshakeTimeout, err)
 		}
-		return &OpError{Op: "handshake", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}
+		return &OpError{Op: "handshake", Session: s.id, Addr: s.transportConn().RemoteAddr(), Err: err}
 	}
 	return nil
 }
@@ -275,7 +270,7 @@ func (s *Session[T]) serve() {
 	// With a pool, the packages read so far may still be queued: handle
 	// them (while the session can still reply) before a peer's close or a
 	// read error ends the session, as the inline path does.
-	s.readTasks.Wait()
+	s.waitReadTasks()
 	s.closeWith(s.readCause(err))
 }
 
@@ -300,7 +295,7 @@ func (s *Session[T]) safeCall(f func() error) (err error) {
 // goroutine.
 func (s *Session[T]) finish() {
 	s.stopTimers()
-	s.readTasks.Wait()
+	s.waitReadTasks()
 	if s.tm != nil {
 		s.tm.tasks.Wait()
 	}
@@ -309,10 +304,10 @@ func (s *Session[T]) finish() {
 	s.preferWriteReset()
 	cause := s.Err()
 	var err error
-	if cc, ok := s.conn.(CauseCloser); ok {
+	if cc, ok := s.transportConn().(CauseCloser); ok {
 		err = cc.CloseWithCause(cause)
 	} else {
-		err = s.conn.Close()
+		err = s.transportConn().Close()
 	}
 	if err != nil {
 		s.e.log.Debug("getty: closing connection", "session", s.id, "err", err)
@@ -344,8 +339,8 @@ func (s *Session[T]) preferWriteReset() {
 		return
 	}
 	s.closeMu.Lock()
-	if errors.Is(s.cause, io.EOF) {
-		s.cause = werr
+	if d := s.data(); errors.Is(d.cause, io.EOF) {
+		d.cause = werr
 	}
 	s.closeMu.Unlock()
 }
@@ -364,8 +359,59 @@ func (s *Session[T]) Stats() SessionStats {
 	}
 }
 
-// sessionCtx is a session's context, made on demand.
-type sessionCtx struct {
+// transportConn is the session's connection: the stream or the message
+// connection.
+func (s *Session[T]) transportConn() Conn {
+	if s.stream != nil {
+		return s.stream
+	}
+	return s.msg.c
+}
+
+// sessionData is what an idle session does without, made on demand: the
+// context, the attributes and, once closing, the cause.
+type sessionData struct {
 	ctx    context.Context
 	cancel context.CancelFunc
+	attrs  map[any]any
+	cause  error
+}
+
+// data returns the session's sessionData, making it (closeMu held).
+func (s *Session[T]) data() *sessionData {
+	if s.extra == nil {
+		s.extra = &sessionData{}
+	}
+	return s.extra
+}
+
+// msgConn is the connection of a message session, as the interfaces it
+// implements.
+type msgConn struct {
+	c     MessageConn
+	pkt   PacketConn     // a packet transport
+	limit MessageLimiter // a transport with a size limit
+}
+
+// pktConn is the session's PacketConn, or nil.
+func (s *Session[T]) pktConn() PacketConn {
+	if s.msg == nil {
+		return nil
+	}
+	return s.msg.pkt
+}
+
+// limiter is the session's MessageLimiter, or nil.
+func (s *Session[T]) limiter() MessageLimiter {
+	if s.msg == nil {
+		return nil
+	}
+	return s.msg.limit
+}
+
+// waitReadTasks waits for the pooled tasks the read loop submitted.
+func (s *Session[T]) waitReadTasks() {
+	if s.pool != nil {
+		s.pool.tasks.Wait()
+	}
 }

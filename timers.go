@@ -34,7 +34,7 @@ func (s *Session[T]) startTimers() {
 	if o.ReadTimeout > 0 {
 		s.tm.readTimer = s.e.wheel.NewTimer(s.onReadTimer)
 		first := o.ReadTimeout
-		if _, ok := s.conn.(Pinger); ok {
+		if _, ok := s.transportConn().(Pinger); ok {
 			first /= 2 // time for the first keepalive probe
 		}
 		s.tm.readTimer.Schedule(first)
@@ -80,7 +80,7 @@ func (s *Session[T]) onReadTimer() {
 	}
 	now := s.e.wheel.Now()
 	last := s.lastRead.Load()
-	p, pinger := s.conn.(Pinger)
+	p, pinger := s.transportConn().(Pinger)
 	if pinger {
 		if pong := p.LastPong(); !pong.IsZero() && pong.UnixNano() > last {
 			last = pong.UnixNano()

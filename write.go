@@ -5,6 +5,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/gettynet/getty/internal/timewheel"
 )
 
 // The write path has no goroutine of its own. A goroutine that writes to an
@@ -31,52 +33,75 @@ type span struct {
 // writer is a session's outgoing queue. mu guards every field except msgs
 // and vec, which belong to the current flusher.
 type writer[T any] struct {
-	s    *Session[T]
-	mu   sync.Mutex
-	cond *sync.Cond // made for the first writer that waits (waitLocked)
+	s  *Session[T]
+	mu sync.Mutex
 
 	out      *[]byte     // queued bytes (nil until first use)
 	spare    *[]byte     // a recycled buffer for the next batch
 	m        *msgScratch // message transports only
-	pkgs     int         // packages queued in out
+	slow     *writerWait // made for the first wait or watchdog
 	inflight int         // bytes being written by the flusher
+	raw      *rawWriter  // non-blocking attempts on TCP and Unix streams (Linux)
+	pkgs     int32       // packages queued in out
 
-	flushing bool  // a goroutine is writing to the connection
-	async    bool  // the flusher is the background goroutine (blocking writes)
-	corked   bool  // the read loop is dispatching a batch
-	closing  bool  // the session is closing: only callbacks still running may write
-	closed   bool  // no new writes are accepted
-	broken   bool  // the connection failed or was aborted: nothing more is written
-	failed   error // the error of the write that broke the connection, if one did
-	waiters  int   // writers blocked on a full backlog
-	start    int64 // coarse time the current batch began
-	armed    bool  // the write watchdog is scheduled
-	timedOut bool  // the watchdog aborted the current batch
+	flushing bool // a goroutine is writing to the connection
+	async    bool // the flusher is the background goroutine (blocking writes)
+	corked   bool // the read loop is dispatching a batch
+	closing  bool // the session is closing: only callbacks still running may write
+	closed   bool // no new writes are accepted
+	broken   bool // the connection failed or was aborted: nothing more is written
+	lean     bool // EngineEventLoop: evConn attempts; keep no spare buffer between batches
+}
 
-	raw  tryWriter   // non-blocking attempts on TCP and Unix streams (Linux)
-	lean bool        // keep no spare buffer between batches (EngineEventLoop)
-	one  [1][]byte   // scratch for raw.try
-	vec  net.Buffers // scratch for vectored writes
+// writerWait is the state of a writer that waits: blocked writers, and the
+// watchdog of writes that can block. Most sessions never need it.
+type writerWait struct {
+	cond     *sync.Cond
+	failed   error            // the error of the write that broke the connection, if one did
+	timer    *timewheel.Timer // the write watchdog
+	waiters  int              // writers blocked on a full backlog
+	start    int64            // coarse time the current batch began
+	armed    bool             // the watchdog is scheduled
+	timedOut bool             // the watchdog aborted the current batch
+}
+
+// waitState returns the writer's writerWait, making it (w.mu held).
+func (w *writer[T]) waitState() *writerWait {
+	if w.slow == nil {
+		w.slow = &writerWait{cond: sync.NewCond(&w.mu)}
+	}
+	return w.slow
 }
 
 func (w *writer[T]) init(s *Session[T]) {
 	w.s = s
-	if s.msgc != nil {
+	if s.msg != nil {
 		w.m = &msgScratch{}
 	}
-	if ec, ok := s.stream.(*evConn); ok {
-		w.raw, w.lean = ec, true
+	if _, ok := s.stream.(*evConn); ok {
+		w.lean = true
 	} else if s.stream != nil {
-		if r := newRawWriter(s.stream); r != nil {
-			w.raw = r
-		}
+		w.raw = newRawWriter(s.stream)
 	}
 }
 
-// tryWriter makes one non-blocking write attempt: it returns the bytes the
-// kernel took at once; a full socket buffer is not an error.
-type tryWriter interface {
-	try(bufs [][]byte) (int, error)
+// canTry reports whether the writer can make non-blocking attempts: try
+// and tryOne return the bytes the kernel took at once; a full socket buffer
+// is not an error.
+func (w *writer[T]) canTry() bool { return w.raw != nil || w.lean }
+
+func (w *writer[T]) try(bufs [][]byte) (int, error) {
+	if w.lean {
+		return w.s.stream.(*evConn).try(bufs)
+	}
+	return w.raw.try(bufs)
+}
+
+func (w *writer[T]) tryOne(b []byte) (int, error) {
+	if w.lean {
+		return w.s.stream.(*evConn).tryOne(b)
+	}
+	return w.raw.tryOne(b)
 }
 
 // Write encodes pkg and sends it. It returns once pkg is written or queued
@@ -84,7 +109,7 @@ type tryWriter interface {
 // ends the session, and the error reaches OnError. On a packet session
 // without a fixed peer use WriteTo.
 func (s *Session[T]) Write(pkg T) error {
-	if s.pktc != nil && !s.pktc.Connected() {
+	if s.pktConn() != nil && !s.pktConn().Connected() {
 		return ErrNoDestination
 	}
 	return s.w.writePkg(pkg, nil)
@@ -93,7 +118,7 @@ func (s *Session[T]) Write(pkg T) error {
 // WriteTo encodes pkg and sends it as one datagram to addr. It works on
 // packet sessions only.
 func (s *Session[T]) WriteTo(pkg T, addr net.Addr) error {
-	if s.pktc == nil {
+	if s.pktConn() == nil {
 		return ErrNotPacket
 	}
 	if addr == nil {
@@ -115,7 +140,7 @@ func (s *Session[T]) WriteBytes(b []byte) error {
 // they travel as one binary message. The buffers may be reused once
 // WriteBuffers returns.
 func (s *Session[T]) WriteBuffers(bufs [][]byte) error {
-	if s.pktc != nil && !s.pktc.Connected() {
+	if s.pktConn() != nil && !s.pktConn().Connected() {
 		return ErrNoDestination
 	}
 	return s.w.writeRaw(bufs)
@@ -146,9 +171,7 @@ func (w *writer[T]) admitLocked() error {
 		if !o.BlockOnBacklog {
 			return ErrWriteQueueFull
 		}
-		w.waiters++
 		w.waitLocked()
-		w.waiters--
 	}
 }
 
@@ -163,7 +186,7 @@ func (w *writer[T]) writePkg(pkg T, addr net.Addr) error {
 	start := len(*out)
 	kind := Binary
 	var err error
-	if s.msgc != nil && s.e.msgCodec != nil {
+	if s.msg != nil && s.e.msgCodec != nil {
 		*out, kind, err = s.e.msgCodec.EncodeMessage(*out, pkg)
 	} else {
 		*out, err = s.e.codec.Encode(*out, pkg)
@@ -172,27 +195,27 @@ func (w *writer[T]) writePkg(pkg T, addr net.Addr) error {
 		err = fmt.Errorf("%w: encoded package is %d bytes, the limit is %d", ErrMessageTooLarge, len(*out)-start, s.e.opts.MaxPackageSize)
 	}
 	op := "encode"
-	if err == nil && s.limit != nil {
+	if err == nil && s.limiter() != nil {
 		op = "write"
-		err = s.limit.CheckMessageSize(len(*out) - start)
+		err = s.limiter().CheckMessageSize(len(*out) - start)
 	}
 	if err != nil {
 		*out = (*out)[:start]
 		w.mu.Unlock()
-		return &OpError{Op: op, Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}
+		return &OpError{Op: op, Session: s.id, Addr: s.transportConn().RemoteAddr(), Err: err}
 	}
 	return w.commitLocked(kind, addr)
 }
 
 func (w *writer[T]) writeRaw(bufs [][]byte) error {
 	s := w.s
-	if s.limit != nil {
+	if s.limiter() != nil {
 		n := 0
 		for _, b := range bufs {
 			n += len(b)
 		}
-		if err := s.limit.CheckMessageSize(n); err != nil {
-			return &OpError{Op: "write", Session: s.id, Addr: s.conn.RemoteAddr(), Err: err}
+		if err := s.limiter().CheckMessageSize(n); err != nil {
+			return &OpError{Op: "write", Session: s.id, Addr: s.transportConn().RemoteAddr(), Err: err}
 		}
 	}
 	w.mu.Lock()
@@ -214,7 +237,7 @@ func (w *writer[T]) writeRaw(bufs [][]byte) error {
 // this goroutine should. It unlocks w.mu.
 func (w *writer[T]) commitLocked(kind MessageKind, addr net.Addr) error {
 	w.pkgs++
-	if w.s.msgc != nil {
+	if w.s.msg != nil {
 		w.m.spans = append(w.m.spans, span{end: len(*w.out), kind: kind, addr: addr})
 	}
 	if w.flushing || (w.corked && len(*w.out) < corkLimit) {
@@ -237,13 +260,11 @@ func (w *writer[T]) flushDirectLocked(bufs [][]byte) error {
 	w.mu.Unlock()
 	var n int
 	var err error
-	if w.raw != nil {
-		n, err = w.raw.try(bufs)
+	if w.canTry() {
+		n, err = w.try(bufs)
 	} else {
-		w.vec = append(w.vec[:0], bufs...)
-		vec := w.vec
+		vec := append(net.Buffers(nil), bufs...) // WriteTo consumes it
 		_, err = vec.WriteTo(w.s.stream)
-		clear(w.vec[:cap(w.vec)])
 		n = total
 	}
 	w.observeWrite(err, n, total, 1)
@@ -278,17 +299,15 @@ func (w *writer[T]) flushDirectLocked(bufs [][]byte) error {
 func (w *writer[T]) flushLocked() error {
 	w.flushing = true
 	for w.pkgs > 0 && !w.broken { // pkgs, not bytes: an empty datagram is a message too
-		buf, spans, pkgs := w.out, w.takeSpans(), w.pkgs
+		buf, spans, pkgs := w.out, w.takeSpans(), int(w.pkgs)
 		w.out, w.pkgs = nil, 0
 		w.inflight = len(*buf)
 		w.beginLocked()
 		w.mu.Unlock()
 		var n int
 		var err error
-		if w.raw != nil && !w.async {
-			w.one[0] = *buf
-			n, err = w.raw.try(w.one[:])
-			w.one[0] = nil
+		if w.canTry() && !w.async {
+			n, err = w.tryOne(*buf)
 		} else {
 			err = w.send(*buf, spans)
 			n = len(*buf)
@@ -357,26 +376,31 @@ func (w *writer[T]) send(data []byte, spans []span) error {
 		m.msgs = append(m.msgs, Message{Kind: sp.kind, Addr: sp.addr, Data: data[from:sp.end]})
 		from = sp.end
 	}
-	err := s.msgc.WriteMessages(m.msgs)
+	err := s.msg.c.WriteMessages(m.msgs)
 	clear(m.msgs)
 	m.msgs = m.msgs[:0]
 	return err
 }
 
 func (w *writer[T]) beginLocked() {
-	w.start = w.s.e.wheel.Now()
-	w.timedOut = false
 	timeout := w.s.e.opts.WriteTimeout
-	if timeout <= 0 || w.armed || (w.raw != nil && !w.async) {
-		return // no limit, already watched, or a non-blocking attempt that cannot stall
+	cannotStall := timeout <= 0 || (w.canTry() && !w.async) // no limit, or a non-blocking attempt
+	if cannotStall && w.slow == nil {
+		return // and no watchdog to inform
 	}
-	if w.s.writeTimer == nil {
+	ws := w.waitState()
+	ws.start = w.s.e.wheel.Now()
+	ws.timedOut = false
+	if cannotStall || ws.armed {
+		return
+	}
+	if ws.timer == nil {
 		// Made on the first write that can block: a session that never
 		// fills its socket buffer does without.
-		w.s.writeTimer = w.s.e.wheel.NewTimer(w.onWatchdog)
+		ws.timer = w.s.e.wheel.NewTimer(w.onWatchdog)
 	}
-	w.armed = true
-	w.s.writeTimer.Schedule(timeout)
+	ws.armed = true
+	ws.timer.Schedule(timeout)
 }
 
 // endLocked records a finished batch and turns its error into the session's.
@@ -389,16 +413,16 @@ func (w *writer[T]) endLocked(n, pkgs int, err error) error {
 		w.wakeLocked()
 		return nil
 	}
-	if w.timedOut {
+	if w.slow != nil && w.slow.timedOut {
 		err = fmt.Errorf("%w: %w", ErrWriteTimeout, err)
 	}
-	return &OpError{Op: "write", Session: w.s.id, Addr: w.s.conn.RemoteAddr(), Err: err}
+	return &OpError{Op: "write", Session: w.s.id, Addr: w.s.transportConn().RemoteAddr(), Err: err}
 }
 
 func (w *writer[T]) failLocked(err error) error {
 	w.broken = true
-	if w.failed == nil {
-		w.failed = err
+	if ws := w.waitState(); ws.failed == nil {
+		ws.failed = err
 	}
 	w.flushing = false
 	w.async = false
@@ -429,7 +453,7 @@ func (w *writer[T]) recycleLocked(buf *[]byte, spans []span) {
 }
 
 func (w *writer[T]) wakeLocked() {
-	if w.waiters > 0 {
+	if w.slow != nil && w.slow.waiters > 0 {
 		w.broadcastLocked()
 	}
 }
@@ -456,21 +480,22 @@ func (w *writer[T]) uncork() {
 func (w *writer[T]) onWatchdog() {
 	timeout := w.s.e.opts.WriteTimeout
 	w.mu.Lock()
+	ws := w.slow // made before the watchdog was scheduled
 	if !w.flushing {
-		w.armed = false
+		ws.armed = false
 		w.mu.Unlock()
 		return
 	}
-	stalled := time.Duration(w.s.e.wheel.Now() - w.start)
+	stalled := time.Duration(w.s.e.wheel.Now() - ws.start)
 	if stalled < timeout {
-		w.s.writeTimer.Schedule(timeout - stalled)
+		ws.timer.Schedule(timeout - stalled)
 		w.mu.Unlock()
 		return
 	}
-	w.armed = false
-	w.timedOut = true
+	ws.armed = false
+	ws.timedOut = true
 	w.mu.Unlock()
-	w.s.conn.SetWriteDeadline(aLongTimeAgo) //nolint:errcheck // the stalled write fails either way
+	w.s.transportConn().SetWriteDeadline(aLongTimeAgo) //nolint:errcheck // the stalled write fails either way
 }
 
 // drainClose refuses new writes but from the callbacks still running (a
@@ -506,15 +531,16 @@ func (w *writer[T]) abort() {
 func (w *writer[T]) drain() {
 	w.mu.Lock()
 	for w.flushing {
-		w.waiters++
 		w.waitLocked()
-		w.waiters--
 	}
 	if !w.broken && w.pkgs > 0 {
 		w.flushLocked() //nolint:errcheck // the session is closing; the error is its cause if it was first
 		w.mu.Lock()
 	}
-	t := w.s.writeTimer
+	var t *timewheel.Timer
+	if w.slow != nil {
+		t = w.slow.timer
+	}
 	w.mu.Unlock()
 	if t != nil {
 		t.Cancel()
@@ -525,7 +551,10 @@ func (w *writer[T]) drain() {
 func (w *writer[T]) failure() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.failed
+	if w.slow == nil {
+		return nil
+	}
+	return w.slow.failed
 }
 
 // release returns the buffers to the pool once the session is done.
@@ -550,16 +579,16 @@ func (w *writer[T]) backlog() int {
 
 // waitLocked waits on the writer's condition (w.mu held).
 func (w *writer[T]) waitLocked() {
-	if w.cond == nil {
-		w.cond = sync.NewCond(&w.mu)
-	}
-	w.cond.Wait()
+	ws := w.waitState()
+	ws.waiters++
+	ws.cond.Wait()
+	ws.waiters--
 }
 
 // broadcastLocked wakes every waiting writer (w.mu held).
 func (w *writer[T]) broadcastLocked() {
-	if w.cond != nil {
-		w.cond.Broadcast()
+	if w.slow != nil {
+		w.slow.cond.Broadcast()
 	}
 }
 

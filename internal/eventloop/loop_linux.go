@@ -6,6 +6,10 @@
 // for input, output space and peer hang-up; its Handler runs on the loop's
 // goroutine with the loop's read buffer. Registration and removal are safe
 // from any goroutine.
+//
+// A loop finds a descriptor's handler through a slot number it stores in
+// the epoll event, in a table that holds one pointer per registered
+// descriptor (no map): 8 bytes per idle connection.
 package eventloop
 
 import (
@@ -20,7 +24,10 @@ import (
 
 // Handler receives the readiness events of one descriptor. OnEvent runs on
 // the loop goroutine; buf is the loop's read buffer, valid until it returns.
-// Events of one descriptor never run concurrently.
+// Events of one descriptor never run concurrently. A handler must tolerate
+// a spurious event (a read or write that finds nothing to do): a slot freed
+// and reused while the loop dispatches a batch may receive an event
+// collected for its previous owner.
 type Handler interface {
 	OnEvent(events uint32, buf []byte)
 }
@@ -39,38 +46,43 @@ var ErrClosed = errors.New("eventloop: group closed")
 
 const maxEvents = 256
 
-// Loop is one epoll instance and the goroutine that waits on it.
-type Loop struct {
+// wakeSlot marks the loop's own eventfd in epoll events.
+const wakeSlot = -1
+
+// Loop is one epoll instance and the goroutine that waits on it. H is the
+// handler type, a pointer.
+type Loop[H Handler] struct {
 	epfd int
 	wake int // eventfd that interrupts epoll_wait
 	buf  []byte
 
-	mu       sync.Mutex // guards handlers
-	handlers map[int32]Handler
+	mu       sync.Mutex // guards slots, free
+	slots    []H        // handler by slot number
+	free     []int32    // slot numbers to reuse
 	stopping atomic.Bool
 	err      atomic.Pointer[error]
 	done     chan struct{}
 }
 
 // Group is a set of loops; Next spreads descriptors over them round-robin.
-type Group struct {
-	loops []*Loop
+type Group[H Handler] struct {
+	loops []*Loop[H]
 	next  atomic.Uint32
 	once  sync.Once
 }
 
 // NewGroup starts n loops (n <= 0: one per usable CPU), each with a read
 // buffer of bufSize bytes.
-func NewGroup(n, bufSize int) (*Group, error) {
+func NewGroup[H Handler](n, bufSize int) (*Group[H], error) {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
 	if bufSize <= 0 {
 		bufSize = 64 << 10
 	}
-	g := &Group{}
+	g := &Group[H]{}
 	for range n {
-		l, err := newLoop(bufSize)
+		l, err := newLoop[H](bufSize)
 		if err != nil {
 			g.Close() //nolint:errcheck // the loops started so far stop; err is what matters
 			return nil, err
@@ -81,7 +93,7 @@ func NewGroup(n, bufSize int) (*Group, error) {
 	return g, nil
 }
 
-func newLoop(bufSize int) (*Loop, error) {
+func newLoop[H Handler](bufSize int) (*Loop[H], error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("eventloop: epoll_create1: %w", err)
@@ -91,60 +103,109 @@ func newLoop(bufSize int) (*Loop, error) {
 		unix.Close(epfd) //nolint:errcheck // cleanup after a failure
 		return nil, fmt.Errorf("eventloop: eventfd: %w", err)
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wake)}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: wakeSlot}
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &ev); err != nil {
 		unix.Close(wake) //nolint:errcheck // cleanup after a failure
 		unix.Close(epfd) //nolint:errcheck // cleanup after a failure
 		return nil, fmt.Errorf("eventloop: epoll_ctl eventfd: %w", err)
 	}
-	return &Loop{epfd: epfd, wake: wake, buf: make([]byte, bufSize), handlers: make(map[int32]Handler), done: make(chan struct{})}, nil
+	return &Loop[H]{epfd: epfd, wake: wake, buf: make([]byte, bufSize), done: make(chan struct{})}, nil
 }
 
 // Loops reports how many loops the group runs.
-func (g *Group) Loops() int { return len(g.loops) }
+func (g *Group[H]) Loops() int { return len(g.loops) }
 
 // Next returns the loop that should take the next descriptor (round-robin).
-func (g *Group) Next() *Loop {
+func (g *Group[H]) Next() *Loop[H] {
 	return g.loops[int(g.next.Add(1)-1)%len(g.loops)]
 }
 
 // Add watches fd, which must be non-blocking, edge-triggered for input,
-// output space and hang-up. Events may reach h before Add returns.
-func (l *Loop) Add(fd int, h Handler) error {
+// output space and hang-up, and returns its slot for Remove. Events may
+// reach h before Add returns.
+func (l *Loop[H]) Add(fd int, h H) (int32, error) {
 	if l.stopping.Load() {
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	if p := l.err.Load(); p != nil {
-		return *p
+		return 0, *p
 	}
 	l.mu.Lock()
-	l.handlers[int32(fd)] = h
-	l.mu.Unlock()
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		l.mu.Lock()
-		delete(l.handlers, int32(fd))
-		l.mu.Unlock()
-		return fmt.Errorf("eventloop: epoll_ctl add: %w", err)
+	var slot int32
+	if n := len(l.free); n > 0 {
+		slot = l.free[n-1]
+		l.free = l.free[:n-1]
+		l.slots[slot] = h
+	} else {
+		slot = int32(len(l.slots))
+		l.slots = append(l.slots, h)
 	}
-	return nil
+	l.mu.Unlock()
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: slot}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		l.release(slot)
+		return 0, fmt.Errorf("eventloop: epoll_ctl add: %w", err)
+	}
+	return slot, nil
 }
 
-// Remove stops watching fd. The caller closes fd afterwards; an event of fd
-// already collected by the loop may still reach its handler, which must
-// ignore events once it has asked for its removal.
-func (l *Loop) Remove(fd int) {
-	l.mu.Lock()
-	delete(l.handlers, int32(fd))
-	l.mu.Unlock()
+// Remove stops watching fd, registered in slot, and frees the slot. The
+// caller closes fd afterwards; an event of fd already collected by the loop
+// may still reach its handler, which must ignore events once it has asked
+// for its removal.
+func (l *Loop[H]) Remove(fd int, slot int32) {
+	l.Unwatch(fd)
+	l.release(slot)
+}
+
+// Unwatch stops watching fd but keeps its slot (and handler, for Each)
+// until Release.
+func (l *Loop[H]) Unwatch(fd int) {
 	// Closing fd removes it from the epoll set too; deleting first keeps a
 	// descriptor shared with another process from reporting here.
 	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil) // ENOENT/EBADF: already gone
 }
 
-func (l *Loop) run() {
+// Release frees a slot whose descriptor Unwatch has removed.
+func (l *Loop[H]) Release(slot int32) { l.release(slot) }
+
+func (l *Loop[H]) release(slot int32) {
+	var zero H
+	l.mu.Lock()
+	l.slots[slot] = zero
+	if int(slot) == len(l.slots)-1 {
+		l.slots = l.slots[:slot]
+	} else {
+		l.free = append(l.free, slot)
+	}
+	l.mu.Unlock()
+}
+
+// Each calls f for every registered handler, under the loop's lock: f must
+// not call Add or Remove.
+func (l *Loop[H]) Each(f func(H)) {
+	var zero H
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, h := range l.slots {
+		if any(h) != any(zero) {
+			f(h)
+		}
+	}
+}
+
+// Each calls f for every handler registered on every loop of g.
+func (g *Group[H]) Each(f func(H)) {
+	for _, l := range g.loops {
+		l.Each(f)
+	}
+}
+
+func (l *Loop[H]) run() {
 	defer close(l.done)
 	events := make([]unix.EpollEvent, maxEvents)
+	handlers := make([]H, maxEvents)
+	var zero H
 	for {
 		n, err := unix.EpollWait(l.epfd, events, -1)
 		if err != nil {
@@ -157,17 +218,24 @@ func (l *Loop) run() {
 			l.err.Store(&err)
 			return
 		}
+		// Look the whole batch up under one lock. A handler removed
+		// meanwhile is still called; it ignores the event.
+		l.mu.Lock()
+		for i := range n {
+			if slot := events[i].Fd; slot >= 0 && int(slot) < len(l.slots) {
+				handlers[i] = l.slots[slot]
+			}
+		}
+		l.mu.Unlock()
 		for i := range n {
 			ev := &events[i]
-			if int(ev.Fd) == l.wake {
+			if ev.Fd == wakeSlot {
 				var b [8]byte
 				_, _ = unix.Read(l.wake, b[:]) // drains the counter; EAGAIN is fine
 				continue
 			}
-			l.mu.Lock()
-			h := l.handlers[ev.Fd]
-			l.mu.Unlock()
-			if h != nil {
+			if h := handlers[i]; any(h) != any(zero) {
+				handlers[i] = zero
 				h.OnEvent(ev.Events, l.buf)
 			}
 		}
@@ -177,7 +245,7 @@ func (l *Loop) run() {
 	}
 }
 
-func (l *Loop) stop() {
+func (l *Loop[H]) stop() {
 	l.stopping.Store(true)
 	one := [8]byte{1}
 	_, _ = unix.Write(l.wake, one[:]) // a full counter means a wake-up is pending anyway
@@ -188,7 +256,7 @@ func (l *Loop) stop() {
 
 // Close stops every loop and waits for their goroutines. The descriptors
 // still registered are left open: they belong to their owners.
-func (g *Group) Close() error {
+func (g *Group[H]) Close() error {
 	g.once.Do(func() {
 		for _, l := range g.loops {
 			l.stop()

@@ -31,7 +31,7 @@ func (r recorder) OnEvent(events uint32, buf []byte) {
 }
 
 func TestLoopDeliversAndStops(t *testing.T) {
-	g, err := NewGroup(2, 1024)
+	g, err := NewGroup[recorder](2, 1024)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,8 @@ func TestLoopDeliversAndStops(t *testing.T) {
 	defer unix.Close(fds[1])
 	r := recorder{fd: fds[0], got: make(chan string, 16)}
 	l := g.Next()
-	if err := l.Add(fds[0], r); err != nil {
+	slot, err := l.Add(fds[0], r)
+	if err != nil {
 		t.Fatal(err)
 	}
 	for _, msg := range []string{"one", "two"} {
@@ -61,7 +62,7 @@ func TestLoopDeliversAndStops(t *testing.T) {
 			t.Fatalf("no event for %q", msg)
 		}
 	}
-	l.Remove(fds[0])
+	l.Remove(fds[0], slot)
 	unix.Write(fds[1], []byte("after"))
 	select {
 	case got := <-r.got:
@@ -72,7 +73,7 @@ func TestLoopDeliversAndStops(t *testing.T) {
 	if err := g.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Next().Add(fds[1], r); !errors.Is(err, ErrClosed) {
+	if _, err := g.Next().Add(fds[1], r); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Add after Close: %v", err)
 	}
 }

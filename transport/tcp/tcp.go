@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/gettynet/getty"
+	"github.com/gettynet/getty/internal/listenfd"
 	"github.com/gettynet/getty/transport/proxyproto"
 )
 
@@ -115,6 +116,7 @@ func (c *Config) configure(tc *net.TCPConn) error {
 type Listener struct {
 	l   *net.TCPListener
 	cfg Config
+	dup listenfd.Dup // SyscallConn's socket
 }
 
 // Listen listens on addr ("host:port"; port 0 picks a free one). A nil cfg
@@ -160,7 +162,13 @@ func (l *Listener) Accept() (getty.Conn, error) {
 }
 
 // Close stops listening.
-func (l *Listener) Close() error { return l.l.Close() }
+func (l *Listener) Close() error {
+	err := l.l.Close()
+	if derr := l.dup.Close(); err == nil {
+		err = derr
+	}
+	return err
+}
 
 // PlainStream reports whether the listener yields plain TCP connections,
 // which getty's event-loop engine can drive: not with TLS or PROXY

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/gettynet/getty"
+	"github.com/gettynet/getty/internal/listenfd"
 )
 
 // Listener yields the connections of one Unix socket to a getty.Server.
@@ -23,6 +24,7 @@ type Listener struct {
 	cfg     Config
 	ln      *net.UnixListener // Stream, Seqpacket
 	file    *sockFile         // Stream, Seqpacket: nil for abstract names
+	dup     listenfd.Dup      // SyscallConn's socket (Stream)
 
 	mu     sync.Mutex  // guards pc, handed
 	pc     *PacketConn // Datagram
@@ -114,6 +116,9 @@ func (l *Listener) Close() error {
 			return
 		}
 		err = l.ln.Close()
+		if derr := l.dup.Close(); err == nil {
+			err = derr
+		}
 		if rerr := l.file.remove(); err == nil {
 			err = rerr
 		}

@@ -6,9 +6,11 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"log"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 
@@ -49,6 +51,15 @@ func main() {
 	}
 	go srv.Serve(l) //nolint:errcheck // ends with the process
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
-	<-sig
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt, syscall.SIGUSR1)
+	for s := range sig {
+		if s != syscall.SIGUSR1 {
+			return
+		}
+		// SIGUSR1: report the heap, for memory investigations.
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		fmt.Fprintf(os.Stderr, "heap alloc %d KiB, inuse %d KiB, idle %d KiB, released %d KiB, sys %d KiB, stacks %d KiB, gc %d, next %d KiB, gcsys %d KiB, other %d KiB, mspan %d KiB, stacksys %d KiB\n",
+			m.HeapAlloc>>10, m.HeapInuse>>10, m.HeapIdle>>10, m.HeapReleased>>10, m.Sys>>10, m.StackInuse>>10, m.NumGC, m.NextGC>>10, m.GCSys>>10, m.OtherSys>>10, m.MSpanSys>>10, m.StackSys>>10)
+	}
 }
