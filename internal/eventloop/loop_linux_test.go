@@ -77,3 +77,64 @@ func TestLoopDeliversAndStops(t *testing.T) {
 		t.Fatalf("Add after Close: %v", err)
 	}
 }
+
+type nopHandler struct{ id int }
+
+func (*nopHandler) OnEvent(uint32, []byte) {}
+
+// TestSlotsReusedAndListed checks the slot table: freed slots are reused,
+// Each lists exactly the registered handlers, and an Unwatched handler
+// stays listed until Release.
+func TestSlotsReusedAndListed(t *testing.T) {
+	g, err := NewGroup[*nopHandler](1, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	l := g.Next()
+	var fds []int
+	var slots []int32
+	hs := make([]*nopHandler, 4)
+	for i := range hs {
+		p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(p[0])
+		defer unix.Close(p[1])
+		hs[i] = &nopHandler{id: i}
+		slot, err := l.Add(p[0], hs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds, slots = append(fds, p[0]), append(slots, slot)
+	}
+	listed := func() map[int]bool {
+		m := map[int]bool{}
+		g.Each(func(h *nopHandler) { m[h.id] = true })
+		return m
+	}
+	if got := listed(); len(got) != 4 {
+		t.Fatalf("listed %v, want 4", got)
+	}
+	l.Unwatch(fds[1])
+	if got := listed(); !got[1] {
+		t.Fatalf("unwatched handler not listed before Release: %v", got)
+	}
+	l.Release(slots[1])
+	if got := listed(); got[1] || len(got) != 3 {
+		t.Fatalf("listed %v after Release, want 0, 2, 3", got)
+	}
+	again := &nopHandler{id: 9}
+	slot, err := l.Add(fds[1], again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slot != slots[1] {
+		t.Fatalf("slot %d, want the freed %d", slot, slots[1])
+	}
+	l.Remove(fds[3], slots[3]) // the last slot: the table shrinks
+	if got := listed(); len(got) != 3 || !got[9] || got[3] {
+		t.Fatalf("listed %v, want 0, 2, 9", got)
+	}
+}
