@@ -41,3 +41,16 @@ type MessageCodec[T any] interface {
 	// kind of message it must travel as.
 	EncodeMessage(dst []byte, pkg T) ([]byte, MessageKind, error)
 }
+
+// HeaderEncoder is implemented by codecs whose encoding of a package is a
+// header followed by bytes the package already holds (package lengthfield:
+// a length, then the []byte package itself). On the event-loop engine a
+// handler's reply whose payload still lies in the bytes just read (an echo,
+// a relay of part of a request) then leaves with a vectored write straight
+// from the read buffer, without being copied into the write queue.
+type HeaderEncoder[T any] interface {
+	// EncodeHeader appends the header of pkg to dst and returns it with
+	// the payload: the encoding of pkg is the header followed by payload,
+	// exactly what Encode would append.
+	EncodeHeader(dst []byte, pkg T) (header, payload []byte, err error)
+}

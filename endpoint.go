@@ -20,6 +20,8 @@ type endpoint[T any] struct {
 	codec      Codec[T]
 	msgCodec   MessageCodec[T]
 	detacher   Detacher[T]
+	hdrEnc     HeaderEncoder[T] // nil unless the codec is one and the engine is EngineEventLoop
+	zcs        sync.Pool        // *zcBatch
 	handler    Handler[T]
 	pktHandler PacketHandler[T]
 	opts       Options
@@ -69,6 +71,9 @@ func newEndpoint[T any](codec Codec[T], h Handler[T], o Options) (*endpoint[T], 
 	}
 	e.msgCodec, _ = codec.(MessageCodec[T])
 	e.detacher, _ = codec.(Detacher[T])
+	if o.Engine == EngineEventLoop && o.TaskPool == nil {
+		e.hdrEnc, _ = codec.(HeaderEncoder[T])
+	}
 	e.pktHandler, _ = h.(PacketHandler[T])
 	e.wheel = timewheel.New(o.TimerTick)
 	return e, nil

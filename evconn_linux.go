@@ -581,3 +581,37 @@ func (s *spareFD) Close() error {
 	s.fd = -1
 	return err
 }
+
+type iovec = unix.Iovec
+
+// tryVec makes one non-blocking vectored write of vecs (at most IOV_MAX),
+// with z's scratch for the system call arguments.
+func (c *evConn) tryVec(z *zcBatch, vecs [][]byte) (int, error) {
+	if c.has(evClosed) {
+		return 0, c.opError("write", net.ErrClosed)
+	}
+	iov := z.iov[:0]
+	for _, b := range vecs {
+		if len(b) == 0 {
+			continue
+		}
+		v := unix.Iovec{Base: &b[0]}
+		v.SetLen(len(b))
+		iov = append(iov, v)
+	}
+	z.iov = iov
+	defer clear(iov) // drop the references to the payloads
+	if len(iov) == 0 {
+		return 0, nil
+	}
+	for {
+		n, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(c.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+		var err error
+		if errno != 0 {
+			err = errno
+		}
+		if done, n, err := c.tried(int(n), err); done {
+			return n, err
+		}
+	}
+}

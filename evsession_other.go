@@ -36,3 +36,7 @@ func (s *Session[T]) onLoop() bool { return false }
 func (s *Session[T]) evRelease() {}
 
 func (e *endpoint[T]) evAppend(live []*Session[T]) []*Session[T] { return live }
+
+type iovec struct{}
+
+func (*evConn) tryVec(*zcBatch, [][]byte) (int, error) { return 0, ErrEngineUnsupported }

@@ -143,7 +143,7 @@ func (s *Session[T]) consume(data []byte) (used int, err error) {
 		}
 		used += n
 		if !corked && used < len(data) && e.opts.TaskPool == nil {
-			s.w.cork()
+			s.w.corkOn(data)
 			corked = true
 		}
 		s.deliver(pkg, nil)

@@ -42,6 +42,7 @@ type writer[T any] struct {
 	slow     *writerWait // made for the first wait or watchdog
 	inflight int         // bytes being written by the flusher
 	raw      *rawWriter  // non-blocking attempts on TCP and Unix streams (Linux)
+	zc       *zcBatch    // EngineEventLoop, while the loop dispatches a batch: payloads queued by reference
 	pkgs     int32       // packages queued in out
 
 	flushing bool // a goroutine is writing to the connection
@@ -186,9 +187,12 @@ func (w *writer[T]) writePkg(pkg T, addr net.Addr) error {
 	start := len(*out)
 	kind := Binary
 	var err error
-	if s.msg != nil && s.e.msgCodec != nil {
+	switch {
+	case s.msg != nil && s.e.msgCodec != nil:
 		*out, kind, err = s.e.msgCodec.EncodeMessage(*out, pkg)
-	} else {
+	case w.zc != nil:
+		err = w.encodeRefLocked(out, pkg)
+	default:
 		*out, err = s.e.codec.Encode(*out, pkg)
 	}
 	if err == nil && len(*out)-start > s.e.opts.MaxPackageSize {
@@ -240,7 +244,7 @@ func (w *writer[T]) commitLocked(kind MessageKind, addr net.Addr) error {
 	if w.s.msg != nil {
 		w.m.spans = append(w.m.spans, span{end: len(*w.out), kind: kind, addr: addr})
 	}
-	if w.flushing || (w.corked && len(*w.out) < corkLimit) {
+	if w.flushing || (w.corked && w.queuedLocked() < corkLimit) {
 		w.mu.Unlock()
 		return nil
 	}
@@ -299,6 +303,16 @@ func (w *writer[T]) flushDirectLocked(bufs [][]byte) error {
 func (w *writer[T]) flushLocked() error {
 	w.flushing = true
 	for w.pkgs > 0 && !w.broken { // pkgs, not bytes: an empty datagram is a message too
+		if w.zc != nil && len(w.zc.refs) > 0 {
+			if w.async {
+				w.materializeLocked() // a blocking flusher must not hold the read buffer
+			} else {
+				if w.flushRefsLocked() {
+					return nil // handed off
+				}
+				continue
+			}
+		}
 		buf, spans, pkgs := w.out, w.takeSpans(), int(w.pkgs)
 		w.out, w.pkgs = nil, 0
 		w.inflight = len(*buf)
@@ -465,15 +479,28 @@ func (w *writer[T]) cork() {
 	w.mu.Unlock()
 }
 
-// uncork flushes what queued while corked.
+// uncork flushes what queued while corked. Once it returns, no queued or
+// in-flight write refers to the bytes the batch was decoded from.
 func (w *writer[T]) uncork() {
 	w.mu.Lock()
 	w.corked = false
-	if w.flushing || w.pkgs == 0 || w.broken {
-		w.mu.Unlock()
-		return
+	if !w.flushing && w.pkgs > 0 && !w.broken {
+		w.flushLocked() //nolint:errcheck // a failed flush closes the session and is reported there
+		w.mu.Lock()
 	}
-	w.flushLocked() //nolint:errcheck // a failed flush closes the session and is reported there
+	if w.zc != nil {
+		w.endRefsLocked()
+	}
+	w.mu.Unlock()
+}
+
+// queuedLocked is the number of bytes queued (w.mu held).
+func (w *writer[T]) queuedLocked() int {
+	n := len(*w.out)
+	if w.zc != nil {
+		n += w.zc.bytes
+	}
+	return n
 }
 
 // onWatchdog runs on the wheel: it aborts a batch stalled for WriteTimeout.

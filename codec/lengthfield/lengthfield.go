@@ -46,5 +46,14 @@ func (Codec) Encode(dst []byte, p []byte) ([]byte, error) {
 	return append(dst, p...), nil
 }
 
+// EncodeHeader appends the length prefix of p to dst; p is the rest of the
+// frame (getty.HeaderEncoder).
+func (Codec) EncodeHeader(dst []byte, p []byte) ([]byte, []byte, error) {
+	if uint64(len(p)) > 1<<32-1-HeaderLen {
+		return dst, nil, fmt.Errorf("%w: payload of %d bytes does not fit a 32-bit length", getty.ErrMessageTooLarge, len(p))
+	}
+	return binary.BigEndian.AppendUint32(dst, uint32(len(p))), p, nil
+}
+
 // Detach returns a copy of p that owns its memory.
 func (Codec) Detach(p []byte) []byte { return append([]byte(nil), p...) }
