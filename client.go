@@ -158,8 +158,8 @@ func (c *Client[T]) runSlot(i int, s *Session[T]) {
 // serve runs s until it ends: on this goroutine, or on an event loop while
 // this goroutine waits.
 func (c *Client[T]) serve(s *Session[T]) {
-	ec, ok := s.stream.(*evConn)
-	if !ok || c.group == nil {
+	ec := s.evConn()
+	if ec == nil || c.group == nil {
 		s.serve()
 		return
 	}
