@@ -233,48 +233,54 @@ func TestDecompressionBombs(t *testing.T) {
 func TestBombEndsSession(t *testing.T) {
 	t.Parallel()
 	for _, alg := range compress.Algorithms() {
-		t.Run(alg.String(), func(t *testing.T) {
-			t.Parallel()
-			log := newCloseLog()
-			d := serve(t, netTCP, &compress.Config{Algorithm: alg}, nil, log.handler())
-			size := uint64(gib)
-			var data []byte
-			switch alg {
-			case compress.S2, compress.Snappy:
-				data = s2Bomb(gib, gib)
-			case compress.Zstd:
-				data = zstdBomb(&size, gib)
-			case compress.Deflate:
-				data = deflateBomb(t, 64<<20)
-			}
-			c := rawDial(t, d)
-			if _, err := c.Write(rawFrame(alg, true, compressedBody(size, data))); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case id := <-log.events:
-				log.mu.Lock()
-				cause := log.causes[id]
-				log.mu.Unlock()
-				if !errors.Is(cause, getty.ErrMessageTooLarge) {
-					t.Fatalf("session ended with %v, want ErrMessageTooLarge", cause)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("the bomb did not end the session")
-			}
-			// The server still serves.
-			col := newCollector(1)
-			cl := dial(t, d, &compress.Config{Algorithm: alg}, nil, col.handler())
-			s, err := cl.Session()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Write([]byte("after")); err != nil {
-				t.Fatal(err)
-			}
-			if got := col.next(t); string(got) != "after" {
-				t.Fatalf("echo %q", got)
-			}
-		})
+		for _, n := range engines(netTCP) {
+			t.Run(alg.String()+"/"+n.engine().String(), func(t *testing.T) {
+				t.Parallel()
+				testBombEndsSession(t, n, alg)
+			})
+		}
+	}
+}
+
+func testBombEndsSession(t *testing.T, n network, alg compress.Algorithm) {
+	log := newCloseLog()
+	d := serve(t, n, &compress.Config{Algorithm: alg}, nil, log.handler())
+	size := uint64(gib)
+	var data []byte
+	switch alg {
+	case compress.S2, compress.Snappy:
+		data = s2Bomb(gib, gib)
+	case compress.Zstd:
+		data = zstdBomb(&size, gib)
+	case compress.Deflate:
+		data = deflateBomb(t, 64<<20)
+	}
+	c := rawDial(t, d)
+	if _, err := c.Write(rawFrame(alg, true, compressedBody(size, data))); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-log.events:
+		log.mu.Lock()
+		cause := log.causes[id]
+		log.mu.Unlock()
+		if !errors.Is(cause, getty.ErrMessageTooLarge) {
+			t.Fatalf("session ended with %v, want ErrMessageTooLarge", cause)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the bomb did not end the session")
+	}
+	// The server still serves.
+	col := newCollector(1)
+	cl := dial(t, d, &compress.Config{Algorithm: alg}, nil, col.handler())
+	s, err := cl.Session()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write([]byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	if got := col.next(t); string(got) != "after" {
+		t.Fatalf("echo %q", got)
 	}
 }

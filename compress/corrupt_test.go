@@ -189,44 +189,52 @@ func TestAlgorithmMismatch(t *testing.T) {
 func TestMismatchEndsSession(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"zstd-client", "plain-client"} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			log := newCloseLog()
-			d := serve(t, netTCP, &compress.Config{Algorithm: compress.S2}, nil, log.handler())
-			cd := getty.Dialer(d)
-			if name == "zstd-client" {
-				var err error
-				if cd, err = compress.NewDialer(d, &compress.Config{Algorithm: compress.Zstd}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			cl, err := getty.Dial[[]byte](ctx, cd, lengthfield.Codec{}, getty.NopHandler[[]byte]{}, &getty.ClientOptions{NoReconnect: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Close()
-			s, err := cl.Session()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Write([]byte("hello")); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case id := <-log.events:
-				log.mu.Lock()
-				cause, errs := log.causes[id], log.errs[id]
-				log.mu.Unlock()
-				if !errors.Is(cause, compress.ErrAlgorithmMismatch) || len(errs) != 1 {
-					t.Fatalf("session ended with %v (reported %v), want ErrAlgorithmMismatch once", cause, errs)
-				}
-				t.Logf("cause: %v", cause)
-			case <-time.After(10 * time.Second):
-				t.Fatal("the mismatch did not end the session")
-			}
-		})
+		for _, n := range engines(netTCP) {
+			t.Run(name+"/"+n.engine().String(), func(t *testing.T) {
+				t.Parallel()
+				testMismatch(t, n, name)
+			})
+		}
+	}
+}
+
+func testMismatch(t *testing.T, n network, name string) {
+	log := newCloseLog()
+	d := serve(t, n, &compress.Config{Algorithm: compress.S2}, nil, log.handler())
+	cd := getty.Dialer(d)
+	if name == "zstd-client" {
+		var err error
+		if cd, err = compress.NewDialer(d, &compress.Config{Algorithm: compress.Zstd}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	opts := &getty.ClientOptions{NoReconnect: true}
+	opts.Engine = n.engine()
+	cl, err := getty.Dial[[]byte](ctx, cd, lengthfield.Codec{}, getty.NopHandler[[]byte]{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	s, err := cl.Session()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-log.events:
+		log.mu.Lock()
+		cause, errs := log.causes[id], log.errs[id]
+		log.mu.Unlock()
+		if !errors.Is(cause, compress.ErrAlgorithmMismatch) || len(errs) != 1 {
+			t.Fatalf("session ended with %v (reported %v), want ErrAlgorithmMismatch once", cause, errs)
+		}
+		t.Logf("cause: %v", cause)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the mismatch did not end the session")
 	}
 }
 
