@@ -96,12 +96,12 @@ func (c *Client[T]) connect() (*Session[T], error) {
 	}
 	c.e.counters.accepted.Add(1)
 	if c.group != nil {
-		ec, err := newEvConn(conn, c.group.spare)
+		evc, _, err := evWrap(conn, c.group.spare)
 		if err != nil {
 			closeQuietly(conn, c.e)
 			return nil, &OpError{Op: "dial", Addr: conn.RemoteAddr(), Err: err}
 		}
-		conn = ec
+		conn = evc
 	}
 	s, err := newSession(c.e, conn)
 	if err != nil {
