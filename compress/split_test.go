@@ -31,44 +31,15 @@ func TestDecodeFrameSplitAtEveryByte(t *testing.T) {
 		cfg := &compress.Config{Algorithm: alg}
 		wire, want := splitWire(t, cfg)
 		for cut := range len(wire) + 1 {
-			c, err := compress.NewConn(&fakeConn{}, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got [][]byte
-			pending := append([]byte(nil), wire[:cut]...)
-			for _, more := range [][]byte{nil, wire[cut:]} {
-				pending = append(pending, more...)
-				for {
-					used, err := c.DecodeFrame(pending, 1<<20)
-					if err != nil {
-						t.Fatalf("%v cut %d: %v", alg, cut, err)
-					}
-					if used == 0 {
-						break
-					}
-					for {
-						m, ok := c.NextMessage()
-						if !ok {
-							break
-						}
-						got = append(got, bytes.Clone(m.Data))
-					}
-					pending = pending[used:]
-				}
-				if len(pending) >= len(wire) {
-					t.Fatalf("%v cut %d: %d bytes left undecoded", alg, cut, len(pending))
-				}
-			}
-			if len(pending) != 0 || len(got) != len(want) {
-				t.Fatalf("%v cut %d: %d messages, %d bytes left; want %d, 0", alg, cut, len(got), len(pending), len(want))
+			got, left, err := pushAll(t, cfg, wire, 1<<20, cut)
+			if err != nil || left != 0 || len(got) != len(want) {
+				t.Fatalf("%v cut %d: %d messages, %d bytes left, %v; want %d, 0, nil", alg, cut, len(got), left, err, len(want))
 			}
 			for i := range want {
 				if !bytes.Equal(got[i], want[i]) {
 					t.Fatalf("%v cut %d: message %d differs", alg, cut, i)
 				}
 			}
-			c.Close()
 		}
 	}
 }
