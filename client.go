@@ -96,12 +96,12 @@ func (c *Client[T]) connect() (*Session[T], error) {
 	}
 	c.e.counters.accepted.Add(1)
 	if c.group != nil {
-		ec, err := newEvConn(conn, c.group.spare)
+		evc, _, err := evWrap(conn, c.group.spare)
 		if err != nil {
 			closeQuietly(conn, c.e)
 			return nil, &OpError{Op: "dial", Addr: conn.RemoteAddr(), Err: err}
 		}
-		conn = ec
+		conn = evc
 	}
 	s, err := newSession(c.e, conn)
 	if err != nil {
@@ -158,8 +158,8 @@ func (c *Client[T]) runSlot(i int, s *Session[T]) {
 // serve runs s until it ends: on this goroutine, or on an event loop while
 // this goroutine waits.
 func (c *Client[T]) serve(s *Session[T]) {
-	ec, ok := s.stream.(*evConn)
-	if !ok || c.group == nil {
+	ec := s.evConn()
+	if ec == nil || c.group == nil {
 		s.serve()
 		return
 	}

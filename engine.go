@@ -15,7 +15,8 @@ import (
 //     server can hold hundreds of thousands of mostly idle connections.
 //     Callbacks run on the loop goroutine (or on Options.TaskPool): a
 //     callback that blocks stalls every session of its loop. It serves
-//     plain TCP and Unix stream connections; TLS, PROXY protocol,
+//     plain TCP and Unix stream connections, compressed (package compress,
+//     through FramedConn) or not; TLS, PROXY protocol,
 //     WebSocket, UDP and Unix datagram or seqpacket connections are refused
 //     with ErrEngineUnsupported. On other systems it falls back to
 //     EngineGoroutine with a logged notice.

@@ -75,6 +75,9 @@ func (s *Session[T]) evStart(g *evGroup, ec *evConn, done func()) {
 // dispatches the packages. It runs on the loop with ec.mu held. Only the
 // unconsumed tail of a partial package outlives the call, in ec.tail.
 func (s *Session[T]) evRead(ec *evConn, buf []byte, hup bool) (bool, error) {
+	if s.msg != nil {
+		return s.evReadFrames(ec, buf, hup) // a FramedConn (evlayer_linux.go)
+	}
 	e := s.e
 	o := &e.opts
 	for {
@@ -149,7 +152,7 @@ func (s *Session[T]) evRead(ec *evConn, buf []byte, hup bool) (bool, error) {
 
 // evEnd finishes a session whose reading has ended, like the end of serve.
 func (s *Session[T]) evEnd(err error) {
-	ec := s.stream.(*evConn)
+	ec := s.evConn()
 	defer ec.done()
 	defer s.finish()
 	if ec.tail != nil {
@@ -175,14 +178,13 @@ func (s *Session[T]) evConsume(data []byte) (used int, panicked bool, err error)
 
 // onLoop reports whether an event loop drives s.
 func (s *Session[T]) onLoop() bool {
-	_, ok := s.stream.(*evConn)
-	return ok
+	return s.evConn() != nil
 }
 
 // evRelease frees the loop table slot of s, which lists it as live until
 // its counters move to the endpoint's (unregister, e.mu held).
 func (s *Session[T]) evRelease() {
-	ec := s.stream.(*evConn)
+	ec := s.evConn()
 	ec.mu.Lock()
 	loop := ec.loop
 	ec.loop = nil

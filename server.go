@@ -227,16 +227,16 @@ func (srv *Server[T]) evServeLocked(l Listener) error {
 // an event loop.
 func (srv *Server[T]) evStart(c Conn, done func()) {
 	e := srv.e
-	ec, err := newEvConn(c, srv.group.spare)
+	evc, ec, err := evWrap(c, srv.group.spare)
 	if err != nil {
 		e.log.Error("getty: connection refused by the event-loop engine", "remote", addrString(c.RemoteAddr()), "err", err)
 		closeQuietly(c, e)
 		done()
 		return
 	}
-	s, err := newSession(e, ec)
+	s, err := newSession(e, evc)
 	if err != nil {
-		closeQuietly(ec, e)
+		closeQuietly(evc, e)
 		done()
 		return
 	}

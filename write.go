@@ -81,6 +81,8 @@ func (w *writer[T]) init(s *Session[T]) {
 	}
 	if _, ok := s.stream.(*evConn); ok {
 		w.lean = true
+	} else if s.msg != nil && evFramed(s.msg.c) != nil {
+		w.lean = true // frames encoded by tryFrames (evlayer_linux.go)
 	} else if s.stream != nil {
 		w.raw = newRawWriter(s.stream)
 	}
@@ -320,7 +322,9 @@ func (w *writer[T]) flushLocked() error {
 		w.mu.Unlock()
 		var n int
 		var err error
-		if w.canTry() && !w.async {
+		if w.lean && !w.async && w.s.msg != nil {
+			n, err = w.tryFrames(buf, spans) // a FramedConn on an event loop
+		} else if w.canTry() && !w.async {
 			n, err = w.tryOne(*buf)
 		} else {
 			err = w.send(*buf, spans)
@@ -364,7 +368,7 @@ func (w *writer[T]) flushAsync(head *[]byte, pkgs int) {
 	w.mu.Lock()
 	w.beginLocked()
 	w.mu.Unlock()
-	_, err := w.s.stream.Write(*head)
+	_, err := w.sink().Write(*head)
 	w.observeWrite(err, len(*head), len(*head), pkgs)
 	w.mu.Lock()
 	err = w.endLocked(len(*head), pkgs, err)

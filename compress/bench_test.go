@@ -2,6 +2,7 @@ package compress_test
 
 import (
 	"context"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -52,13 +53,27 @@ func BenchmarkSession(b *testing.B) {
 		ps := benchPayloads(size, kind == "json")
 		for _, alg := range benchAlgs {
 			b.Run(kind+"/"+benchName(alg), func(b *testing.B) {
-				benchSession(b, alg, ps)
+				benchSession(b, alg, ps, getty.EngineGoroutine)
 			})
 		}
 	}
 }
 
-func benchSession(b *testing.B, alg compress.Algorithm, ps [][]byte) {
+// BenchmarkSessionEventLoop is BenchmarkSession on JSON-like text with the
+// server and the client on getty.EngineEventLoop (Linux).
+func BenchmarkSessionEventLoop(b *testing.B) {
+	if runtime.GOOS != "linux" {
+		b.Skip("the event-loop engine runs on Linux")
+	}
+	ps := benchPayloads(1<<10, true)
+	for _, alg := range benchAlgs {
+		b.Run("json/"+benchName(alg), func(b *testing.B) {
+			benchSession(b, alg, ps, getty.EngineEventLoop)
+		})
+	}
+}
+
+func benchSession(b *testing.B, alg compress.Algorithm, ps [][]byte, engine getty.Engine) {
 	var cfg *compress.Config
 	if alg != 0 {
 		cfg = &compress.Config{Algorithm: alg}
@@ -87,14 +102,14 @@ func benchSession(b *testing.B, alg compress.Algorithm, ps [][]byte) {
 			b.Fatal(err)
 		}
 	}
-	srv, err := getty.NewServer[[]byte](lengthfield.Codec{}, srvH, nil)
+	srv, err := getty.NewServer[[]byte](lengthfield.Codec{}, srvH, &getty.ServerOptions{Options: getty.Options{Engine: engine}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	go srv.Serve(gl) //nolint:errcheck // ends with ErrServerClosed
 	defer srv.Close()
 	c, err := getty.Dial[[]byte](context.Background(), d, lengthfield.Codec{}, getty.NopHandler[[]byte]{},
-		&getty.ClientOptions{Options: getty.Options{BlockOnBacklog: true}, NoReconnect: true})
+		&getty.ClientOptions{Options: getty.Options{BlockOnBacklog: true, Engine: engine}, NoReconnect: true})
 	if err != nil {
 		b.Fatal(err)
 	}

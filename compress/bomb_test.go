@@ -173,28 +173,8 @@ func TestBombConstructions(t *testing.T) {
 //
 // Not parallel: allocation counts and the heap are process-wide.
 func TestDecompressionBombs(t *testing.T) {
-	const max = 2 << 20
-	honest := uint64(gib)
-	lying := uint64(64 << 10)
-	cases := []struct {
-		name string
-		alg  compress.Algorithm
-		wire []byte
-		want error
-	}{
-		{"s2/frame declares 1 GiB", compress.S2, rawFrame(compress.S2, true, compressedBody(honest, s2Bomb(gib, gib))), getty.ErrMessageTooLarge},
-		{"s2/block declares 1 GiB", compress.S2, rawFrame(compress.S2, true, compressedBody(lying, s2Bomb(gib, gib))), getty.ErrMessageTooLarge},
-		{"s2/block lies", compress.S2, rawFrame(compress.S2, true, compressedBody(lying, s2Bomb(int(lying), gib))), compress.ErrCorrupt},
-		{"snappy/6 bytes claim 4 GiB", compress.Snappy, rawFrame(compress.Snappy, true, compressedBody(lying, []byte{0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x00})), getty.ErrMessageTooLarge},
-		{"snappy/frame declares 1 GiB", compress.Snappy, rawFrame(compress.Snappy, true, compressedBody(honest, s2Bomb(gib, gib))), getty.ErrMessageTooLarge},
-		{"zstd/frame declares 1 GiB", compress.Zstd, rawFrame(compress.Zstd, true, compressedBody(honest, zstdBomb(&honest, gib))), getty.ErrMessageTooLarge},
-		{"zstd/content size 1 GiB", compress.Zstd, rawFrame(compress.Zstd, true, compressedBody(lying, zstdBomb(&honest, gib))), getty.ErrMessageTooLarge},
-		{"zstd/no content size", compress.Zstd, rawFrame(compress.Zstd, true, compressedBody(lying, zstdBomb(nil, gib))), compress.ErrCorrupt},
-		{"zstd/content size lies", compress.Zstd, rawFrame(compress.Zstd, true, compressedBody(lying, zstdBomb(&lying, gib))), compress.ErrCorrupt},
-		{"deflate/frame declares 1 GiB", compress.Deflate, rawFrame(compress.Deflate, true, compressedBody(honest, deflateBomb(t, gib))), getty.ErrMessageTooLarge},
-		{"deflate/frame lies", compress.Deflate, rawFrame(compress.Deflate, true, compressedBody(max, deflateBomb(t, gib))), compress.ErrCorrupt},
-	}
-	for _, tc := range cases {
+	const max = bombMax
+	for _, tc := range bombCases(t) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -205,14 +185,8 @@ func TestDecompressionBombs(t *testing.T) {
 		peak := heap.Done()
 		runtime.ReadMemStats(&after)
 		alloc := after.TotalAlloc - before.TotalAlloc
-		// Every bomb here inflates to 1 GiB, but the 6-byte one, which
-		// only claims 4 GiB.
-		expands := uint64(gib)
-		if len(tc.wire) < 100 {
-			expands = 4 * gib
-		}
 		t.Logf("%-30s %7d wire bytes, inflates to %d x the cap: %v; allocated %d KiB, peak heap +%d KiB (%.2f x the cap) in %v",
-			tc.name, len(tc.wire), expands/max, err, alloc>>10, peak>>10, float64(peak)/max, took)
+			tc.name, len(tc.wire), tc.expands()/max, err, alloc>>10, peak>>10, float64(peak)/max, took)
 		if len(msgs) != 0 || !errors.Is(err, tc.want) {
 			t.Errorf("%s: %d messages, error %v; want %v", tc.name, len(msgs), err, tc.want)
 		}
@@ -227,54 +201,148 @@ func TestDecompressionBombs(t *testing.T) {
 	}
 }
 
+// TestDecompressionBombsOnSessions sends each bomb of
+// TestDecompressionBombs from a raw socket to a compressed server with a
+// 2 MiB MaxPackageSize, on each engine: the session ends with the same
+// error, and the peak heap of the process while the server takes the bomb
+// in and rejects it stays within the bound of the reader test (on the
+// event loop, the frame waits in the session's pooled tail buffer instead
+// of the reader's body buffer).
+//
+// Not parallel: the heap is process-wide.
+func TestDecompressionBombsOnSessions(t *testing.T) {
+	const max = bombMax
+	cases := bombCases(t)
+	for _, n := range engines(netTCP) {
+		t.Run(n.engine().String(), func(t *testing.T) {
+			for _, tc := range cases {
+				log := newCloseLog()
+				d := serve(t, n, &compress.Config{Algorithm: tc.alg}, &getty.ServerOptions{Options: getty.Options{MaxPackageSize: max}}, log.handler())
+				c := rawDial(t, d)
+				heap := testutil.SampleHeap(t)
+				start := time.Now()
+				go func() {
+					c.Write(tc.wire) //nolint:errcheck // the server may refuse the frame by its header and close first
+				}()
+				var cause error
+				select {
+				case id := <-log.events:
+					log.mu.Lock()
+					cause = log.causes[id]
+					log.mu.Unlock()
+				case <-time.After(30 * time.Second):
+					t.Fatalf("%s: the bomb did not end the session", tc.name)
+				}
+				took := time.Since(start)
+				peak := heap.Done()
+				c.Close()
+				t.Logf("%-30s %7d wire bytes: %v; peak heap +%d KiB (%.2f x the cap) in %v",
+					tc.name, len(tc.wire), cause, peak>>10, float64(peak)/max, took)
+				if !errors.Is(cause, tc.want) {
+					t.Errorf("%s: session ended with %v, want %v", tc.name, cause, tc.want)
+				}
+				if limit := uint64(len(tc.wire)) + 4*max + 1<<20; peak > limit {
+					t.Errorf("%s: peak heap grew %d bytes rejecting the bomb, limit %d", tc.name, peak, limit)
+				}
+			}
+		})
+	}
+}
+
+// bombMax is the cap (MaxPackageSize) of the bomb tests.
+const bombMax = 2 << 20
+
+type bombCase struct {
+	name string
+	alg  compress.Algorithm
+	wire []byte
+	want error
+}
+
+// expands is how much the bomb inflates to: 1 GiB for all but the 6-byte
+// one, which only claims 4 GiB.
+func (b bombCase) expands() uint64 {
+	if len(b.wire) < 100 {
+		return 4 * gib
+	}
+	return gib
+}
+
+// bombCases are bombs inflating to 1 GiB (or claiming 4 GiB) for a cap of
+// bombMax, and the error each is refused with.
+func bombCases(t *testing.T) []bombCase {
+	const max = bombMax
+	honest := uint64(gib)
+	lying := uint64(64 << 10)
+	return []bombCase{
+		{"s2/frame declares 1 GiB", compress.S2, rawFrame(compress.S2, true, compressedBody(honest, s2Bomb(gib, gib))), getty.ErrMessageTooLarge},
+		{"s2/block declares 1 GiB", compress.S2, rawFrame(compress.S2, true, compressedBody(lying, s2Bomb(gib, gib))), getty.ErrMessageTooLarge},
+		{"s2/block lies", compress.S2, rawFrame(compress.S2, true, compressedBody(lying, s2Bomb(int(lying), gib))), compress.ErrCorrupt},
+		{"snappy/6 bytes claim 4 GiB", compress.Snappy, rawFrame(compress.Snappy, true, compressedBody(lying, []byte{0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x00})), getty.ErrMessageTooLarge},
+		{"snappy/frame declares 1 GiB", compress.Snappy, rawFrame(compress.Snappy, true, compressedBody(honest, s2Bomb(gib, gib))), getty.ErrMessageTooLarge},
+		{"zstd/frame declares 1 GiB", compress.Zstd, rawFrame(compress.Zstd, true, compressedBody(honest, zstdBomb(&honest, gib))), getty.ErrMessageTooLarge},
+		{"zstd/content size 1 GiB", compress.Zstd, rawFrame(compress.Zstd, true, compressedBody(lying, zstdBomb(&honest, gib))), getty.ErrMessageTooLarge},
+		{"zstd/no content size", compress.Zstd, rawFrame(compress.Zstd, true, compressedBody(lying, zstdBomb(nil, gib))), compress.ErrCorrupt},
+		{"zstd/content size lies", compress.Zstd, rawFrame(compress.Zstd, true, compressedBody(lying, zstdBomb(&lying, gib))), compress.ErrCorrupt},
+		{"deflate/frame declares 1 GiB", compress.Deflate, rawFrame(compress.Deflate, true, compressedBody(honest, deflateBomb(t, gib))), getty.ErrMessageTooLarge},
+		{"deflate/frame lies", compress.Deflate, rawFrame(compress.Deflate, true, compressedBody(max, deflateBomb(t, gib))), compress.ErrCorrupt},
+	}
+}
+
 // TestBombEndsSession sends a bomb to a compressed getty server from a raw
 // socket: the session ends with ErrMessageTooLarge, and the server goes on
 // serving others.
 func TestBombEndsSession(t *testing.T) {
 	t.Parallel()
 	for _, alg := range compress.Algorithms() {
-		t.Run(alg.String(), func(t *testing.T) {
-			t.Parallel()
-			log := newCloseLog()
-			d := serve(t, netTCP, &compress.Config{Algorithm: alg}, nil, log.handler())
-			size := uint64(gib)
-			var data []byte
-			switch alg {
-			case compress.S2, compress.Snappy:
-				data = s2Bomb(gib, gib)
-			case compress.Zstd:
-				data = zstdBomb(&size, gib)
-			case compress.Deflate:
-				data = deflateBomb(t, 64<<20)
-			}
-			c := rawDial(t, d)
-			if _, err := c.Write(rawFrame(alg, true, compressedBody(size, data))); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case id := <-log.events:
-				log.mu.Lock()
-				cause := log.causes[id]
-				log.mu.Unlock()
-				if !errors.Is(cause, getty.ErrMessageTooLarge) {
-					t.Fatalf("session ended with %v, want ErrMessageTooLarge", cause)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("the bomb did not end the session")
-			}
-			// The server still serves.
-			col := newCollector(1)
-			cl := dial(t, d, &compress.Config{Algorithm: alg}, nil, col.handler())
-			s, err := cl.Session()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Write([]byte("after")); err != nil {
-				t.Fatal(err)
-			}
-			if got := col.next(t); string(got) != "after" {
-				t.Fatalf("echo %q", got)
-			}
-		})
+		for _, n := range engines(netTCP) {
+			t.Run(alg.String()+"/"+n.engine().String(), func(t *testing.T) {
+				t.Parallel()
+				testBombEndsSession(t, n, alg)
+			})
+		}
+	}
+}
+
+func testBombEndsSession(t *testing.T, n network, alg compress.Algorithm) {
+	log := newCloseLog()
+	d := serve(t, n, &compress.Config{Algorithm: alg}, nil, log.handler())
+	size := uint64(gib)
+	var data []byte
+	switch alg {
+	case compress.S2, compress.Snappy:
+		data = s2Bomb(gib, gib)
+	case compress.Zstd:
+		data = zstdBomb(&size, gib)
+	case compress.Deflate:
+		data = deflateBomb(t, 64<<20)
+	}
+	c := rawDial(t, d)
+	if _, err := c.Write(rawFrame(alg, true, compressedBody(size, data))); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-log.events:
+		log.mu.Lock()
+		cause := log.causes[id]
+		log.mu.Unlock()
+		if !errors.Is(cause, getty.ErrMessageTooLarge) {
+			t.Fatalf("session ended with %v, want ErrMessageTooLarge", cause)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the bomb did not end the session")
+	}
+	// The server still serves.
+	col := newCollector(1)
+	cl := dial(t, d, &compress.Config{Algorithm: alg}, nil, col.handler())
+	s, err := cl.Session()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write([]byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	if got := col.next(t); string(got) != "after" {
+		t.Fatalf("echo %q", got)
 	}
 }

@@ -220,11 +220,22 @@ func (c *Conn) readFrame(max int) error {
 			return c.netErr(err, true)
 		}
 	}
-	body := *c.body
+	c.hn = 0
+	if err := c.decodeBody(c.compressed, *c.body, max); err != nil || !c.compressed {
+		return err // a raw frame's content is its body: kept until released
+	}
+	c.codec.bufs.Put(c.body)
+	c.body = nil
+	return nil
+}
+
+// decodeBody decodes the body of a whole frame and makes its records
+// current. A raw frame's content is body itself; a compressed one is
+// decompressed into a pooled buffer. Errors are final.
+func (c *Conn) decodeBody(compressed bool, body []byte, max int) error {
 	c.stats.framesIn.Add(1)
 	c.stats.wireIn.Add(uint64(headerLen + len(body)))
-	c.hn = 0
-	if !c.compressed {
+	if !compressed {
 		if len(body) == 0 {
 			return c.fail(fmt.Errorf("%w: empty frame", ErrCorrupt))
 		}
@@ -245,8 +256,6 @@ func (c *Conn) readFrame(max int) error {
 	if err := c.codec.decompress(content, body[k:], max); err != nil {
 		return c.fail(err)
 	}
-	c.codec.bufs.Put(c.body)
-	c.body = nil
 	c.stats.rawIn.Add(size)
 	return c.setContent(content)
 }

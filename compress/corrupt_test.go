@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -19,49 +20,9 @@ import (
 // returns it again without reading).
 func TestCorruptFrames(t *testing.T) {
 	t.Parallel()
-	const max = 1 << 20
-	good := func(alg compress.Algorithm, msgs ...[]byte) []byte {
-		return frames(t, &compress.Config{Algorithm: alg}, msgs...)
-	}
-	big := payload(8<<10, true, 5)
+	const max = corruptMax
 	for _, alg := range compress.Algorithms() {
-		valid := good(alg, big)
-		if valid[0]&0x10 == 0 {
-			t.Fatalf("%v: test frame not compressed", alg)
-		}
-		body := valid[5:]
-		_, k := binary.Uvarint(body)
-		declared, _ := binary.Uvarint(body)
-		data := body[k:]
-
-		garbage := bytes.Repeat([]byte{0xEE}, 64)
-		truncated := data[:len(data)/2]
-		wrongSize := compressedBody(declared+7, data)
-		shortSize := compressedBody(declared-7, data)
-		trailing := compressedBody(declared, append(bytes.Clone(data), 1, 2, 3))
-
-		cases := []struct {
-			name string
-			wire []byte
-			want error
-		}{
-			{"garbage data", rawFrame(alg, true, compressedBody(100, garbage)), compress.ErrCorrupt},
-			{"truncated data", rawFrame(alg, true, compressedBody(declared, truncated)), compress.ErrCorrupt},
-			{"declared size too big", rawFrame(alg, true, wrongSize), compress.ErrCorrupt},
-			{"declared size too small", rawFrame(alg, true, shortSize), compress.ErrCorrupt},
-			{"trailing bytes", rawFrame(alg, true, trailing), compress.ErrCorrupt},
-			{"zero declared size", rawFrame(alg, true, compressedBody(0, data)), compress.ErrCorrupt},
-			{"bad content length", rawFrame(alg, true, []byte{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}), compress.ErrCorrupt},
-			{"empty raw frame", rawFrame(alg, false, nil), compress.ErrCorrupt},
-			{"record overruns frame", rawFrame(alg, false, []byte{10, 'a', 'b'}), compress.ErrCorrupt},
-			{"bad record header", rawFrame(alg, false, []byte{0xFF, 0xFF}), compress.ErrCorrupt},
-			{"frame above max", rawFrame(alg, false, make([]byte, max+100)), getty.ErrMessageTooLarge},
-			{"bad flags after a good frame", append(good(alg, []byte("ok")), 0x00, 0, 0, 0, 1, 0), compress.ErrCorrupt},
-			{"peer closed inside a header", valid[:3], io.ErrUnexpectedEOF},
-			{"peer closed inside a body", valid[:len(valid)-1], io.ErrUnexpectedEOF},
-			{"orderly end between frames", good(alg, []byte("a"), []byte("b")), io.EOF},
-		}
-		for _, tc := range cases {
+		for _, tc := range corruptCases(t, alg) {
 			t.Run(alg.String()+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
 				c, err := compress.NewConn(&fakeConn{r: bytes.NewReader(tc.wire)}, &compress.Config{Algorithm: alg})
@@ -85,6 +46,112 @@ func TestCorruptFrames(t *testing.T) {
 					t.Fatalf("second read: %v, want the same final error %v", again, rerr)
 				}
 			})
+		}
+	}
+}
+
+// TestCorruptFramesEndSession sends each malformed input of
+// TestCorruptFrames to a compressed server from a raw socket, on both
+// engines, and closes the socket's write side: the session ends with the
+// documented error (io.EOF for the well-formed input, whose messages are
+// echoed first), reported once.
+func TestCorruptFramesEndSession(t *testing.T) {
+	t.Parallel()
+	for _, alg := range compress.Algorithms() {
+		for _, n := range engines(netTCP) {
+			t.Run(alg.String()+"/"+n.engine().String(), func(t *testing.T) {
+				t.Parallel()
+				log := newCloseLog()
+				d := serve(t, n, &compress.Config{Algorithm: alg}, &getty.ServerOptions{Options: getty.Options{MaxPackageSize: corruptMax}}, log.handler())
+				for _, tc := range corruptCases(t, alg) {
+					// The server may refuse a frame by its header and close
+					// before all of it is written: the write and the close
+					// of the write side may fail, the session's verdict
+					// below is what counts.
+					c := rawDial(t, d)
+					if _, err := c.Write(tc.wire); err != nil {
+						t.Logf("%s: write: %v", tc.name, err)
+					}
+					if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+						t.Logf("%s: close write: %v", tc.name, err)
+					}
+					select {
+					case id := <-log.events:
+						log.mu.Lock()
+						cause, errs := log.causes[id], log.errs[id]
+						log.mu.Unlock()
+						if !errors.Is(cause, tc.want) {
+							t.Errorf("%s: session ended with %v, want %v", tc.name, cause, tc.want)
+						}
+						if wantErrs := 1 - b2i(errors.Is(tc.want, io.EOF)); len(errs) != wantErrs {
+							t.Errorf("%s: errors reported %v, want %d", tc.name, errs, wantErrs)
+						}
+					case <-time.After(10 * time.Second):
+						t.Fatalf("%s: the session did not end", tc.name)
+					}
+					c.Close()
+				}
+			})
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// corruptMax is the MaxPackageSize of the corrupt-input tests.
+const corruptMax = 1 << 20
+
+type corruptCase struct {
+	name string
+	wire []byte
+	want error
+}
+
+// corruptCases are malformed inputs for alg, and the error each ends
+// reading with.
+func corruptCases(t *testing.T, alg compress.Algorithm) []corruptCase {
+	const max = corruptMax
+	good := func(alg compress.Algorithm, msgs ...[]byte) []byte {
+		return frames(t, &compress.Config{Algorithm: alg}, msgs...)
+	}
+	big := pkgFrame(payload(8<<10, true, 5))
+	{
+		valid := good(alg, big)
+		if valid[0]&0x10 == 0 {
+			t.Fatalf("%v: test frame not compressed", alg)
+		}
+		body := valid[5:]
+		_, k := binary.Uvarint(body)
+		declared, _ := binary.Uvarint(body)
+		data := body[k:]
+
+		garbage := bytes.Repeat([]byte{0xEE}, 64)
+		truncated := data[:len(data)/2]
+		wrongSize := compressedBody(declared+7, data)
+		shortSize := compressedBody(declared-7, data)
+		trailing := compressedBody(declared, append(bytes.Clone(data), 1, 2, 3))
+
+		return []corruptCase{
+			{"garbage data", rawFrame(alg, true, compressedBody(100, garbage)), compress.ErrCorrupt},
+			{"truncated data", rawFrame(alg, true, compressedBody(declared, truncated)), compress.ErrCorrupt},
+			{"declared size too big", rawFrame(alg, true, wrongSize), compress.ErrCorrupt},
+			{"declared size too small", rawFrame(alg, true, shortSize), compress.ErrCorrupt},
+			{"trailing bytes", rawFrame(alg, true, trailing), compress.ErrCorrupt},
+			{"zero declared size", rawFrame(alg, true, compressedBody(0, data)), compress.ErrCorrupt},
+			{"bad content length", rawFrame(alg, true, []byte{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}), compress.ErrCorrupt},
+			{"empty raw frame", rawFrame(alg, false, nil), compress.ErrCorrupt},
+			{"record overruns frame", rawFrame(alg, false, []byte{10, 'a', 'b'}), compress.ErrCorrupt},
+			{"bad record header", rawFrame(alg, false, []byte{0xFF, 0xFF}), compress.ErrCorrupt},
+			{"frame above max", rawFrame(alg, false, make([]byte, max+100)), getty.ErrMessageTooLarge},
+			{"bad flags after a good frame", append(good(alg, pkgFrame([]byte("ok"))), 0x00, 0, 0, 0, 1, 0), compress.ErrCorrupt},
+			{"peer closed inside a header", valid[:3], io.ErrUnexpectedEOF},
+			{"peer closed inside a body", valid[:len(valid)-1], io.ErrUnexpectedEOF},
+			{"orderly end between frames", good(alg, pkgFrame([]byte("a")), pkgFrame([]byte("b"))), io.EOF},
 		}
 	}
 }
@@ -122,44 +189,52 @@ func TestAlgorithmMismatch(t *testing.T) {
 func TestMismatchEndsSession(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"zstd-client", "plain-client"} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			log := newCloseLog()
-			d := serve(t, netTCP, &compress.Config{Algorithm: compress.S2}, nil, log.handler())
-			cd := getty.Dialer(d)
-			if name == "zstd-client" {
-				var err error
-				if cd, err = compress.NewDialer(d, &compress.Config{Algorithm: compress.Zstd}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			cl, err := getty.Dial[[]byte](ctx, cd, lengthfield.Codec{}, getty.NopHandler[[]byte]{}, &getty.ClientOptions{NoReconnect: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Close()
-			s, err := cl.Session()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Write([]byte("hello")); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case id := <-log.events:
-				log.mu.Lock()
-				cause, errs := log.causes[id], log.errs[id]
-				log.mu.Unlock()
-				if !errors.Is(cause, compress.ErrAlgorithmMismatch) || len(errs) != 1 {
-					t.Fatalf("session ended with %v (reported %v), want ErrAlgorithmMismatch once", cause, errs)
-				}
-				t.Logf("cause: %v", cause)
-			case <-time.After(10 * time.Second):
-				t.Fatal("the mismatch did not end the session")
-			}
-		})
+		for _, n := range engines(netTCP) {
+			t.Run(name+"/"+n.engine().String(), func(t *testing.T) {
+				t.Parallel()
+				testMismatch(t, n, name)
+			})
+		}
+	}
+}
+
+func testMismatch(t *testing.T, n network, name string) {
+	log := newCloseLog()
+	d := serve(t, n, &compress.Config{Algorithm: compress.S2}, nil, log.handler())
+	cd := getty.Dialer(d)
+	if name == "zstd-client" {
+		var err error
+		if cd, err = compress.NewDialer(d, &compress.Config{Algorithm: compress.Zstd}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	opts := &getty.ClientOptions{NoReconnect: true}
+	opts.Engine = n.engine()
+	cl, err := getty.Dial[[]byte](ctx, cd, lengthfield.Codec{}, getty.NopHandler[[]byte]{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	s, err := cl.Session()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-log.events:
+		log.mu.Lock()
+		cause, errs := log.causes[id], log.errs[id]
+		log.mu.Unlock()
+		if !errors.Is(cause, compress.ErrAlgorithmMismatch) || len(errs) != 1 {
+			t.Fatalf("session ended with %v (reported %v), want ErrAlgorithmMismatch once", cause, errs)
+		}
+		t.Logf("cause: %v", cause)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the mismatch did not end the session")
 	}
 }
 

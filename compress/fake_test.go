@@ -79,3 +79,46 @@ func readAll(t testing.TB, cfg *compress.Config, wire []byte, max int) ([][]byte
 		out = append(out, append([]byte(nil), m.Data...))
 	}
 }
+
+// pushAll decodes wire push-style, as the event-loop engine does: the
+// bytes arrive in two reads cut at cut, each appended to what is left of
+// the previous one, and DecodeFrame and NextMessage take the whole frames.
+// It returns the messages (copied), the bytes left undecoded (the start
+// of a partial frame) and the error that stopped decoding, if any.
+func pushAll(t testing.TB, cfg *compress.Config, wire []byte, limit, cut int) (msgs [][]byte, left int, err error) {
+	t.Helper()
+	c, err := compress.NewConn(&fakeConn{}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cut = min(max(cut, 0), len(wire))
+	var pending []byte
+	for _, read := range [][]byte{wire[:cut], wire[cut:]} {
+		pending = append(pending, read...)
+		for {
+			used, err := c.DecodeFrame(pending, limit)
+			if err != nil {
+				return msgs, len(pending), err
+			}
+			if used == 0 {
+				break
+			}
+			if used > len(pending) {
+				t.Fatalf("DecodeFrame used %d of %d bytes", used, len(pending))
+			}
+			for {
+				m, ok := c.NextMessage()
+				if !ok {
+					break
+				}
+				if len(m.Data) > limit {
+					t.Fatalf("message of %d bytes passed a limit of %d", len(m.Data), limit)
+				}
+				msgs = append(msgs, bytes.Clone(m.Data))
+			}
+			pending = pending[used:]
+		}
+	}
+	return msgs, len(pending), nil
+}

@@ -17,9 +17,13 @@ const fuzzMax = 64 << 10
 // FuzzReadMessage feeds arbitrary bytes to the read path (framing,
 // decompression, records) of every algorithm. It must never panic, never
 // return a message above the cap, and end with one of the documented
-// errors. The seed corpus (testdata/fuzz/FuzzReadMessage) holds valid
-// frames of each algorithm (raw, compressed, batched), a bomb of each
-// algorithm and a peer that does not compress.
+// errors. The push-style path of the event-loop engine (DecodeFrame,
+// NextMessage, with the input cut in two reads) must agree with it:
+// the same messages, the same error, and bytes left over exactly when
+// ReadMessage met the end inside a frame. The seed corpus
+// (testdata/fuzz/FuzzReadMessage) holds valid frames of each algorithm
+// (raw, compressed, batched), a bomb of each algorithm and a peer that
+// does not compress.
 func FuzzReadMessage(f *testing.F) {
 	for _, alg := range compress.Algorithms() {
 		cfg := &compress.Config{Algorithm: alg}
@@ -45,6 +49,35 @@ func FuzzReadMessage(f *testing.F) {
 		}
 		if len(msgs) > len(wire) {
 			t.Fatalf("%d messages from %d bytes", len(msgs), len(wire))
+		}
+		cut := 0
+		if len(wire) > 0 {
+			cut = int(wire[len(wire)-1]) * len(wire) / 256
+		}
+		pushed, left, perr := pushAll(t, &compress.Config{Algorithm: a}, wire, fuzzMax, cut)
+		switch {
+		case errors.Is(err, io.EOF):
+			if perr != nil || left != 0 {
+				t.Fatalf("ReadMessage ended cleanly; push-style: %v, %d bytes left", perr, left)
+			}
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			if perr != nil || left == 0 {
+				t.Fatalf("ReadMessage ended inside a frame; push-style: %v, %d bytes left", perr, left)
+			}
+		default:
+			if perr == nil || errors.Is(err, getty.ErrMessageTooLarge) != errors.Is(perr, getty.ErrMessageTooLarge) ||
+				errors.Is(err, compress.ErrCorrupt) != errors.Is(perr, compress.ErrCorrupt) ||
+				errors.Is(err, compress.ErrAlgorithmMismatch) != errors.Is(perr, compress.ErrAlgorithmMismatch) {
+				t.Fatalf("ReadMessage: %v; push-style: %v", err, perr)
+			}
+		}
+		if len(pushed) != len(msgs) {
+			t.Fatalf("ReadMessage: %d messages; push-style: %d", len(msgs), len(pushed))
+		}
+		for i := range msgs {
+			if !bytes.Equal(pushed[i], msgs[i]) {
+				t.Fatalf("message %d differs between ReadMessage and push-style", i)
+			}
 		}
 	})
 }

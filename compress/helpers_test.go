@@ -7,6 +7,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -24,8 +25,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const maxPkg = 4<<20 + 64
 
 // network is one stream transport the tests run over: a row of the
-// engine's transport matrix (testutil.Streams: tcp, tcp6, tls) or a Unix
-// stream socket.
+// engine's transport matrix (testutil.Streams: tcp, tcp6, tls, and on
+// Linux tcp/eventloop, tcp6/eventloop, unix/eventloop) or a Unix stream
+// socket at a path. A network named ".../eventloop" runs the servers and
+// clients of serve and dial on getty.EngineEventLoop.
 type network string
 
 const (
@@ -33,6 +36,40 @@ const (
 	netTLS  network = "tls"
 	netUnix network = "unix"
 )
+
+const onLoop = "/eventloop"
+
+// engine is the engine the servers and clients on n run on.
+func (n network) engine() getty.Engine {
+	if strings.HasSuffix(string(n), onLoop) {
+		return getty.EngineEventLoop
+	}
+	return getty.EngineGoroutine
+}
+
+// engines returns n on each engine that can drive it: n itself, and on
+// Linux (but for TLS) n on the event loop.
+func engines(n network) []network {
+	if runtime.GOOS != "linux" || n == netTLS {
+		return []network{n}
+	}
+	return []network{n, n + onLoop}
+}
+
+// forEngines runs test as one subtest per engine ("goroutine",
+// "eventloop") over n.
+func forEngines(t *testing.T, n network, test func(t *testing.T, n network)) {
+	for _, en := range engines(n) {
+		t.Run(en.engine().String(), func(t *testing.T) { test(t, en) })
+	}
+}
+
+// engineDialer is the dialer serve returns: dial gives its clients the
+// engine of the server's network.
+type engineDialer struct {
+	getty.Dialer
+	engine getty.Engine
+}
 
 // listen opens a loopback listener of kind n and returns it with a dialer
 // that reaches it.
@@ -70,7 +107,12 @@ func serve(t *testing.T, n network, cfg *compress.Config, opts *getty.ServerOpti
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := getty.NewServer[[]byte](lengthfield.Codec{}, h, opts)
+	var o getty.ServerOptions
+	if opts != nil {
+		o = *opts
+	}
+	o.Engine = n.engine()
+	srv, err := getty.NewServer[[]byte](lengthfield.Codec{}, h, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,10 +128,11 @@ func serve(t *testing.T, n network, cfg *compress.Config, opts *getty.ServerOpti
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return d
+	return engineDialer{d, o.Engine}
 }
 
-// dial connects a getty client through d compressed with cfg.
+// dial connects a getty client through d compressed with cfg, on the
+// engine of the server that gave d.
 func dial(t *testing.T, d getty.Dialer, cfg *compress.Config, opts *getty.ClientOptions, h getty.Handler[[]byte]) *getty.Client[[]byte] {
 	t.Helper()
 	cd, err := compress.NewDialer(d, cfg)
@@ -100,6 +143,9 @@ func dial(t *testing.T, d getty.Dialer, cfg *compress.Config, opts *getty.Client
 		opts = &getty.ClientOptions{}
 	}
 	opts.NoReconnect = true
+	if ed, ok := d.(engineDialer); ok {
+		opts.Engine = ed.engine
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, err := getty.Dial[[]byte](ctx, cd, lengthfield.Codec{}, h, opts)

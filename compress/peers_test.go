@@ -3,10 +3,12 @@ package compress_test
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gettynet/getty/compress"
 	"github.com/gettynet/getty/internal/testutil"
@@ -40,10 +42,11 @@ func frameData(t *testing.T, wire []byte) (uint64, []byte) {
 // TestPayloadsWithThirdPartyTools checks the compressed data inside frames
 // against other implementations, both ways: the zstd CLI, python's zlib
 // (raw deflate) and python-snappy decode what this package sends, and
-// what they compress, framed, this package decodes.
+// what they compress, framed, this package decodes: as bytes, and through
+// echo servers on both engines over TCP loopback.
 func TestPayloadsWithThirdPartyTools(t *testing.T) {
 	t.Parallel()
-	msg := payload(20<<10, true, 9)
+	msg := pkgFrame(payload(20<<10, true, 9))                              // a package, for the echo servers
 	content := append(binary.AppendUvarint(nil, uint64(len(msg))), msg...) // one record
 	tools := []struct {
 		alg        compress.Algorithm
@@ -118,6 +121,34 @@ func TestPayloadsWithThirdPartyTools(t *testing.T) {
 			if len(msgs) != 1 || !bytes.Equal(msgs[0], msg) {
 				t.Fatalf("decoding the tool's data: %d messages, %v", len(msgs), err)
 			}
+
+			// Through a session: an echo server decodes the tool's frame
+			// and answers with a frame the tool decodes.
+			forEngines(t, netTCP, func(t *testing.T, n network) {
+				c := rawDial(t, serve(t, n, cfg, nil, echo()))
+				if _, err := c.Write(wire); err != nil {
+					t.Fatal(err)
+				}
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				reply := make([]byte, 5)
+				if _, err := io.ReadFull(c, reply); err != nil {
+					t.Fatal(err)
+				}
+				reply = append(reply, make([]byte, binary.BigEndian.Uint32(reply[1:]))...)
+				if _, err := io.ReadFull(c, reply[5:]); err != nil {
+					t.Fatal(err)
+				}
+				_, data := frameData(t, reply)
+				cmd := tool.decompress(t)
+				cmd.Stdin = bytes.NewReader(data)
+				out, err := cmd.Output()
+				if err != nil {
+					t.Fatalf("%v: %v", cmd.Args, err)
+				}
+				if !bytes.Equal(out, content) {
+					t.Fatalf("the tool decoded a reply of %d bytes that differs from the %d sent", len(out), len(content))
+				}
+			})
 		})
 	}
 }

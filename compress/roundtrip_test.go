@@ -2,6 +2,8 @@ package compress_test
 
 import (
 	"bytes"
+	"net"
+	"runtime"
 	"testing"
 
 	"github.com/gettynet/getty"
@@ -13,14 +15,17 @@ var roundTripSizes = []int{0, 1, 100, 255, 256, 1000, 4 << 10, 64<<10 - 7, 64 <<
 
 // TestRoundTrip sends random and compressible packages of 0 B to 4 MiB
 // through a getty client and an echo server over TCP loopback, for every
-// algorithm, on every write path, and checks what comes back.
+// algorithm, on every write path and both engines, and checks what comes
+// back.
 func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	for _, alg := range compress.Algorithms() {
-		t.Run(alg.String(), func(t *testing.T) {
-			t.Parallel()
-			roundTrip(t, netTCP, &compress.Config{Algorithm: alg}, roundTripSizes)
-		})
+		for _, n := range engines(netTCP) {
+			t.Run(alg.String()+"/"+n.engine().String(), func(t *testing.T) {
+				t.Parallel()
+				roundTrip(t, n, &compress.Config{Algorithm: alg}, roundTripSizes)
+			})
+		}
 	}
 }
 
@@ -40,6 +45,9 @@ func TestRoundTripTransports(t *testing.T) {
 		{"tls/zstd", netTLS, compress.Config{Algorithm: compress.Zstd}, nil},
 		{"unix/deflate", netUnix, compress.Config{Algorithm: compress.Deflate}, nil},
 		{"unix/snappy", netUnix, compress.Config{Algorithm: compress.Snappy}, nil},
+		{"tcp6/eventloop/s2", network("tcp6/eventloop"), compress.Config{}, nil},
+		{"unix/eventloop/deflate", network("unix/eventloop"), compress.Config{Algorithm: compress.Deflate}, nil},
+		{"unix/eventloop/zstd", network("unix/eventloop"), compress.Config{Algorithm: compress.Zstd}, nil},
 		{"tcp/s2-best", netTCP, compress.Config{Level: compress.LevelBest}, []int{0, 300, 70 << 10}},
 		{"tcp/zstd-better-nobatch", netTCP, compress.Config{Algorithm: compress.Zstd, Level: compress.LevelBetter, BatchSize: -1}, nil},
 		{"tcp/deflate-best-nothreshold", netTCP, compress.Config{Algorithm: compress.Deflate, Level: compress.LevelBest, Threshold: -1}, []int{0, 1, 300, 70 << 10}},
@@ -48,6 +56,9 @@ func TestRoundTripTransports(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			if tc.n.engine() == getty.EngineEventLoop && len(engines(netTCP)) == 1 {
+				t.Skip("no event-loop engine on " + runtime.GOOS)
+			}
 			sz := tc.sizes
 			if sz == nil {
 				sz = sizes
@@ -64,6 +75,9 @@ func roundTrip(t *testing.T, n network, cfg *compress.Config, sizes []int) {
 	s, err := c.Session()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if inner := s.Conn().(*compress.Conn).NetConn(); n.engine() == getty.EngineEventLoop && isNetConn(inner) {
+		t.Fatalf("%s: the session runs over %T", n, inner)
 	}
 	paths := []struct {
 		name  string
@@ -119,6 +133,16 @@ func roundTrip(t *testing.T, n network, cfg *compress.Config, sizes []int) {
 	}
 }
 
+// isNetConn reports whether c is a socket of package net (the event-loop
+// engine replaces it with its own).
+func isNetConn(c net.Conn) bool {
+	switch c.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
+}
+
 // TestCompressionShrinksTheWire checks that compressible data really goes
 // compressed and random data really goes raw (no growth past the headers).
 func TestCompressionShrinksTheWire(t *testing.T) {
@@ -126,43 +150,54 @@ func TestCompressionShrinksTheWire(t *testing.T) {
 	for _, alg := range compress.Algorithms() {
 		t.Run(alg.String(), func(t *testing.T) {
 			t.Parallel()
-			for _, compressible := range []bool{true, false} {
-				d := serve(t, netTCP, &compress.Config{Algorithm: alg}, nil, echo())
-				col := newCollector(4)
-				c := dial(t, d, &compress.Config{Algorithm: alg}, nil, col.handler())
-				s, err := c.Session()
-				if err != nil {
-					t.Fatal(err)
-				}
-				p := payload(256<<10, compressible, 99)
-				if err := s.Write(p); err != nil {
-					t.Fatal(err)
-				}
-				if got := col.next(t); !bytes.Equal(got, p) {
-					t.Fatal("echo differs")
-				}
-				st := s.Conn().(*compress.Conn).Stats()
-				ratio := float64(st.RawOut) / float64(st.WireOut)
-				t.Logf("%v compressible=%t: raw %d wire %d ratio %.2f", alg, compressible, st.RawOut, st.WireOut, ratio)
-				if compressible && ratio < 1.5 {
-					t.Errorf("compressible data: ratio %.2f, want >= 1.5", ratio)
-				}
-				if !compressible && st.WireOut > st.RawOut+uint64(5*st.FramesOut) {
-					t.Errorf("random data grew on the wire: %d > %d + headers", st.WireOut, st.RawOut)
-				}
-				c.Close() //nolint:errcheck // closing the client of this round
-			}
+			forEngines(t, netTCP, func(t *testing.T, n network) {
+				testShrinks(t, n, alg)
+			})
 		})
+	}
+}
+
+func testShrinks(t *testing.T, n network, alg compress.Algorithm) {
+	for _, compressible := range []bool{true, false} {
+		d := serve(t, n, &compress.Config{Algorithm: alg}, nil, echo())
+		col := newCollector(4)
+		c := dial(t, d, &compress.Config{Algorithm: alg}, nil, col.handler())
+		s, err := c.Session()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := payload(256<<10, compressible, 99)
+		if err := s.Write(p); err != nil {
+			t.Fatal(err)
+		}
+		if got := col.next(t); !bytes.Equal(got, p) {
+			t.Fatal("echo differs")
+		}
+		st := s.Conn().(*compress.Conn).Stats()
+		ratio := float64(st.RawOut) / float64(st.WireOut)
+		t.Logf("%v compressible=%t: raw %d wire %d ratio %.2f", alg, compressible, st.RawOut, st.WireOut, ratio)
+		if compressible && ratio < 1.5 {
+			t.Errorf("compressible data: ratio %.2f, want >= 1.5", ratio)
+		}
+		if !compressible && st.WireOut > st.RawOut+uint64(5*st.FramesOut) {
+			t.Errorf("random data grew on the wire: %d > %d + headers", st.WireOut, st.RawOut)
+		}
+		c.Close() //nolint:errcheck // closing the client of this round
 	}
 }
 
 // TestRepliesToOneFrameLeaveInOneFrame: a frame carrying 50 requests makes
 // the echo server answer with one frame (Conn.Buffered keeps the session's
-// writes corked until the frame's last message is dispatched).
+// writes corked until the frame's last message is dispatched; the event
+// loop corks them while it dispatches the frames of one read).
 func TestRepliesToOneFrameLeaveInOneFrame(t *testing.T) {
 	t.Parallel()
+	forEngines(t, netTCP, testRepliesInOneFrame)
+}
+
+func testRepliesInOneFrame(t *testing.T, n network) {
 	cfg := &compress.Config{}
-	d := serve(t, netTCP, cfg, nil, echo())
+	d := serve(t, n, cfg, nil, echo())
 	var reqs [][]byte
 	for i := range 50 {
 		reqs = append(reqs, pkgFrame(payload(100+i, true, uint64(i))))
@@ -194,9 +229,13 @@ func TestRepliesToOneFrameLeaveInOneFrame(t *testing.T) {
 // frames of many small packages.
 func TestSmallMaxPackageSizeAcceptsBatches(t *testing.T) {
 	t.Parallel()
+	forEngines(t, netTCP, testSmallMaxPackageSize)
+}
+
+func testSmallMaxPackageSize(t *testing.T, n network) {
 	opts := getty.Options{MaxPackageSize: 2 << 10}
 	cfg := &compress.Config{}
-	d := serve(t, netTCP, cfg, &getty.ServerOptions{Options: opts}, echo())
+	d := serve(t, n, cfg, &getty.ServerOptions{Options: opts}, echo())
 	col := newCollector(200)
 	c := dial(t, d, cfg, &getty.ClientOptions{Options: opts}, col.handler())
 	s, err := c.Session()

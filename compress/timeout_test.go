@@ -4,6 +4,7 @@ import (
 	"bytes"
 	stdflate "compress/flate"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -72,18 +73,30 @@ func (l *closeLog) handler() getty.Handler[[]byte] {
 // silent in the middle of a compressed frame, the server session ends once
 // with ErrReadTimeout, and afterwards the process is idle: the CPU time it
 // uses over the next second stays near zero (a read loop spinning on a
-// sticky error would burn a whole core, ~1 s).
+// sticky error would burn a whole core, ~1 s). Servers and clients run on
+// both engines at once.
 //
 // Not parallel: nothing else may use CPU during the measurement.
 func TestSilentPeerTimesOutOnceAndIdles(t *testing.T) {
 	const perAlg = 3
-	logs := map[compress.Algorithm]*closeLog{}
+	type key struct {
+		alg compress.Algorithm
+		n   network
+	}
+	logs := map[key]*closeLog{}
+	var keys []key
 	for _, alg := range compress.Algorithms() {
+		for _, n := range engines(netTCP) {
+			keys = append(keys, key{alg, n})
+		}
+	}
+	for _, k := range keys {
+		alg := k.alg
 		cfg := &compress.Config{Algorithm: alg}
 		log := newCloseLog()
-		logs[alg] = log
+		logs[k] = log
 		opts := &getty.ServerOptions{Options: getty.Options{ReadTimeout: 200 * time.Millisecond}}
-		d := serve(t, netTCP, cfg, opts, log.handler())
+		d := serve(t, k.n, cfg, opts, log.handler())
 
 		// A getty client that talks once, then goes silent.
 		col := newCollector(1)
@@ -117,12 +130,12 @@ func TestSilentPeerTimesOutOnceAndIdles(t *testing.T) {
 
 	// Every server session closes, within a bounded time.
 	deadline := time.After(10 * time.Second)
-	for _, alg := range compress.Algorithms() {
+	for _, k := range keys {
 		for range perAlg {
 			select {
-			case <-logs[alg].events:
+			case <-logs[k].events:
 			case <-deadline:
-				t.Fatalf("%v: server sessions still open after 10 s", alg)
+				t.Fatalf("%v on %s: server sessions still open after 10 s", k.alg, k.n)
 			}
 		}
 	}
@@ -133,8 +146,8 @@ func TestSilentPeerTimesOutOnceAndIdles(t *testing.T) {
 		t.Errorf("the process used %v of CPU in the idle second after the timeouts; want near zero", spent)
 	}
 
-	for _, alg := range compress.Algorithms() {
-		l := logs[alg]
+	for _, k := range keys {
+		alg, l := fmt.Sprintf("%v on %s", k.alg, k.n), logs[k]
 		l.mu.Lock()
 		if len(l.closes) != perAlg {
 			t.Errorf("%v: %d sessions closed, want %d", alg, len(l.closes), perAlg)
@@ -177,78 +190,84 @@ func rawDial(t *testing.T, d getty.Dialer) net.Conn {
 // race detector, can stall a process for a good part of 200 ms.
 func TestHeartbeatsKeepQuietLinkOpen(t *testing.T) {
 	for _, alg := range compress.Algorithms() {
-		t.Run(alg.String(), func(t *testing.T) {
-			t.Parallel() // with the other algorithms only
-			cfg := &compress.Config{Algorithm: alg}
-			big := payload(2<<10, true, 3)
-			beat := func(n *atomic.Int64) func(s *getty.Session[[]byte]) {
-				return func(s *getty.Session[[]byte]) {
-					p := []byte("ping")
-					if n.Add(1)%5 == 0 {
-						p = big
-					}
-					s.Write(p) //nolint:errcheck // a failed write ends the session; the test sees it
-				}
-			}
-			var srvBeats, cliBeats atomic.Int64
-			srvGot := make(chan struct{}, 1024)
-			log := newCloseLog()
-			srvH := log.handler().(getty.HandlerFuncs[[]byte])
-			srvH.Message = func(*getty.Session[[]byte], []byte) { srvGot <- struct{}{} }
-			srvH.Cron = beat(&srvBeats)
-			timeouts := getty.Options{ReadTimeout: 300 * time.Millisecond, CronPeriod: 20 * time.Millisecond}
-			d := serve(t, netTCP, cfg, &getty.ServerOptions{Options: timeouts}, srvH)
+		for _, n := range engines(netTCP) {
+			t.Run(alg.String()+"/"+n.engine().String(), func(t *testing.T) {
+				t.Parallel() // with the other algorithms and engines only
+				testHeartbeats(t, n, alg)
+			})
+		}
+	}
+}
 
-			var quiet atomic.Bool
-			cliGot := make(chan struct{}, 1024)
-			cliClosed := make(chan error, 1)
-			cliH := getty.HandlerFuncs[[]byte]{
-				Message: func(*getty.Session[[]byte], []byte) { cliGot <- struct{}{} },
-				Cron: func(s *getty.Session[[]byte]) {
-					if !quiet.Load() {
-						beat(&cliBeats)(s)
-					}
-				},
-				Close: func(s *getty.Session[[]byte]) { cliClosed <- s.Err() },
+func testHeartbeats(t *testing.T, n network, alg compress.Algorithm) {
+	cfg := &compress.Config{Algorithm: alg}
+	big := payload(2<<10, true, 3)
+	beat := func(n *atomic.Int64) func(s *getty.Session[[]byte]) {
+		return func(s *getty.Session[[]byte]) {
+			p := []byte("ping")
+			if n.Add(1)%5 == 0 {
+				p = big
 			}
-			dial(t, d, cfg, &getty.ClientOptions{Options: timeouts}, cliH)
+			s.Write(p) //nolint:errcheck // a failed write ends the session; the test sees it
+		}
+	}
+	var srvBeats, cliBeats atomic.Int64
+	srvGot := make(chan struct{}, 1024)
+	log := newCloseLog()
+	srvH := log.handler().(getty.HandlerFuncs[[]byte])
+	srvH.Message = func(*getty.Session[[]byte], []byte) { srvGot <- struct{}{} }
+	srvH.Cron = beat(&srvBeats)
+	timeouts := getty.Options{ReadTimeout: 300 * time.Millisecond, CronPeriod: 20 * time.Millisecond}
+	d := serve(t, n, cfg, &getty.ServerOptions{Options: timeouts}, srvH)
 
-			// 75 heartbeats each way: 1.5 s, five read timeouts.
-			deadline := time.After(20 * time.Second)
-			for i := range 75 {
-				select {
-				case <-srvGot:
-				case <-deadline:
-					t.Fatalf("server got %d heartbeats", i)
-				case id := <-log.events:
-					t.Fatalf("server session %d closed while heartbeats flowed: %v", id, log.causes[id])
-				}
+	var quiet atomic.Bool
+	cliGot := make(chan struct{}, 1024)
+	cliClosed := make(chan error, 1)
+	cliH := getty.HandlerFuncs[[]byte]{
+		Message: func(*getty.Session[[]byte], []byte) { cliGot <- struct{}{} },
+		Cron: func(s *getty.Session[[]byte]) {
+			if !quiet.Load() {
+				beat(&cliBeats)(s)
 			}
-			for i := range 75 {
-				select {
-				case <-cliGot:
-				case <-deadline:
-					t.Fatalf("client got %d heartbeats", i)
-				case err := <-cliClosed:
-					t.Fatalf("client session closed while heartbeats flowed: %v", err)
-				}
-			}
+		},
+		Close: func(s *getty.Session[[]byte]) { cliClosed <- s.Err() },
+	}
+	dial(t, d, cfg, &getty.ClientOptions{Options: timeouts}, cliH)
 
-			// The client falls silent: the server times it out, once.
-			quiet.Store(true)
-			select {
-			case <-log.events:
-			case <-deadline:
-				t.Fatal("server session still open after the client fell silent")
-			}
-			log.mu.Lock()
-			defer log.mu.Unlock()
-			for id, n := range log.closes {
-				if n != 1 || !errors.Is(log.causes[id], getty.ErrReadTimeout) || len(log.errs[id]) != 1 {
-					t.Errorf("session %d: closed %d times, cause %v, errors %v; want once, ErrReadTimeout", id, n, log.causes[id], log.errs[id])
-				}
-			}
-		})
+	// 75 heartbeats each way: 1.5 s, five read timeouts.
+	deadline := time.After(20 * time.Second)
+	for i := range 75 {
+		select {
+		case <-srvGot:
+		case <-deadline:
+			t.Fatalf("server got %d heartbeats", i)
+		case id := <-log.events:
+			t.Fatalf("server session %d closed while heartbeats flowed: %v", id, log.causes[id])
+		}
+	}
+	for i := range 75 {
+		select {
+		case <-cliGot:
+		case <-deadline:
+			t.Fatalf("client got %d heartbeats", i)
+		case err := <-cliClosed:
+			t.Fatalf("client session closed while heartbeats flowed: %v", err)
+		}
+	}
+
+	// The client falls silent: the server times it out, once.
+	quiet.Store(true)
+	select {
+	case <-log.events:
+	case <-deadline:
+		t.Fatal("server session still open after the client fell silent")
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	for id, n := range log.closes {
+		if n != 1 || !errors.Is(log.causes[id], getty.ErrReadTimeout) || len(log.errs[id]) != 1 {
+			t.Errorf("session %d: closed %d times, cause %v, errors %v; want once, ErrReadTimeout", id, n, log.causes[id], log.errs[id])
+		}
 	}
 }
 

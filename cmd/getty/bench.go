@@ -55,7 +55,7 @@ func runBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "warm-up before the measured window")
 	fs.Float64Var(&f.rate, "rate", 0, "open loop: frames per second in total (0: closed loop)")
 	fs.BoolVar(&f.json, "json", false, "print the result as JSON")
-	fs.StringVar(&f.engine, "engine", "goroutine", "engine of the embedded server: goroutine | eventloop (tcp and unix, no compression)")
+	fs.StringVar(&f.engine, "engine", "goroutine", "engine of the embedded server: goroutine | eventloop (tcp and unix)")
 	addCompressFlags(fs, &f.compress)
 	if err := parse(fs, args); err != nil {
 		return err

@@ -110,7 +110,6 @@ func TestBenchUsage(t *testing.T) {
 		{name: "stray argument", args: []string{"now"}},
 		{name: "unknown engine", args: []string{"--engine", "steam"}},
 		{name: "eventloop over ws", args: []string{"--engine", "eventloop", "--transport", "ws"}},
-		{name: "eventloop compressed", args: []string{"--engine", "eventloop", "--compress", "s2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

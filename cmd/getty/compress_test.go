@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -93,11 +94,21 @@ func processCPU(t *testing.T) time.Duration {
 // TestServeCompressedReadTimeoutThenIdle is the issue's CLI scenario:
 // `getty serve --transport tcp --compress deflate --read-timeout 300ms`
 // closes a silent peer after 300 ms and then sits idle; a compressed
-// `getty dial` gets its echo.
+// `getty dial` gets its echo. The same with --engine eventloop (on Linux).
 //
 // Not parallel: it measures the process's CPU time.
 func TestServeCompressedReadTimeoutThenIdle(t *testing.T) {
-	addr, logs, stop := startServeLogs(t, "--transport", "tcp", "--compress", "deflate", "--read-timeout", "300ms")
+	engines := []string{"goroutine"}
+	if runtime.GOOS == "linux" {
+		engines = append(engines, "eventloop")
+	}
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) { testServeCompressed(t, engine) })
+	}
+}
+
+func testServeCompressed(t *testing.T, engine string) {
+	addr, logs, stop := startServeLogs(t, "--transport", "tcp", "--compress", "deflate", "--read-timeout", "300ms", "--engine", engine)
 
 	// A compressed client gets its echo.
 	var out bytes.Buffer
@@ -158,15 +169,24 @@ func TestCompressFlagUsage(t *testing.T) {
 }
 
 // TestBenchCompressed: `getty bench --compress` drives a compressing
-// embedded server through compressing connections.
+// embedded server through compressing connections, on each engine.
 func TestBenchCompressed(t *testing.T) {
 	t.Parallel()
-	var out, errb bytes.Buffer
-	args := []string{"bench", "--compress", "zstd", "--conns", "2", "--size", "512", "--duration", "300ms", "--warmup", "50ms"}
-	if code := run(context.Background(), args, strings.NewReader(""), &out, &errb); code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
+	engines := []string{"goroutine"}
+	if runtime.GOOS == "linux" {
+		engines = append(engines, "eventloop")
 	}
-	if !strings.Contains(out.String(), "compress zstd") || !strings.Contains(out.String(), "messages/s") {
-		t.Fatalf("output %q", out.String())
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			var out, errb bytes.Buffer
+			args := []string{"bench", "--compress", "zstd", "--engine", engine, "--conns", "2", "--size", "512", "--duration", "300ms", "--warmup", "50ms"}
+			if code := run(context.Background(), args, strings.NewReader(""), &out, &errb); code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			if !strings.Contains(out.String(), "compress zstd") || !strings.Contains(out.String(), engine+" engine") || !strings.Contains(out.String(), "messages/s") {
+				t.Fatalf("output %q", out.String())
+			}
+		})
 	}
 }

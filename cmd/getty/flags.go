@@ -84,7 +84,7 @@ func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 
 // addEngineFlag adds --engine to a command that runs a server.
 func addEngineFlag(fs *flag.FlagSet) *string {
-	return fs.String("engine", "goroutine", "session engine: goroutine | eventloop (Linux epoll loops: plain tcp and unix only, no TLS, PROXY protocol or compression)")
+	return fs.String("engine", "goroutine", "session engine: goroutine | eventloop (Linux epoll loops: plain tcp and unix only, no TLS or PROXY protocol)")
 }
 
 // parseEngine checks --engine against the server's other flags.
@@ -101,8 +101,6 @@ func parseEngine(name string, f *endpointFlags) (getty.Engine, error) {
 		return e, fmt.Errorf("%w: --engine eventloop serves --transport tcp or unix, not %s", errUsage, f.transport)
 	case f.tlsCert != "" || f.proxyProtocol:
 		return e, fmt.Errorf("%w: --engine eventloop does not serve TLS or PROXY protocol", errUsage)
-	case f.compress != "" && f.compress != "none":
-		return e, fmt.Errorf("%w: --engine eventloop does not compress", errUsage)
 	}
 	return e, nil
 }
