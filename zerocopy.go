@@ -51,7 +51,7 @@ func (z *zcBatch) holds(p []byte) bool {
 func (w *writer[T]) corkOn(data []byte) {
 	w.mu.Lock()
 	w.corked = true
-	if w.lean && w.s.e.hdrEnc != nil && w.zc == nil {
+	if w.lean && w.s.msg == nil && w.s.e.hdrEnc != nil && w.zc == nil {
 		z, _ := w.s.e.zcs.Get().(*zcBatch)
 		if z == nil {
 			z = &zcBatch{}

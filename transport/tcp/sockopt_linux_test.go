@@ -44,7 +44,7 @@ func TestAcceptedSocketOptions(t *testing.T) {
 					rc, err := sc.SyscallConn()
 					if err != nil {
 						errc <- err
-						return nil
+						return err
 					}
 					var w want
 					var gerr error
@@ -63,7 +63,7 @@ func TestAcceptedSocketOptions(t *testing.T) {
 					})
 					if gerr != nil {
 						errc <- gerr
-						return nil
+						return gerr
 					}
 					got <- w
 					return nil
