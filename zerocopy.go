@@ -82,6 +82,7 @@ func (w *writer[T]) encodeRefLocked(out *[]byte, pkg T) error {
 	}
 	z := w.zc
 	if len(payload) < zcMinPayload || len(z.refs) >= zcMaxRefs || !z.holds(payload) {
+		w.reserveLocked(out, len(payload))
 		*out = append(*out, payload...)
 		return nil
 	}
@@ -201,3 +202,16 @@ func (w *writer[T]) endRefsLocked() {
 
 // ptrBefore reports whether a is at a lower address than b.
 func ptrBefore(a, b *byte) bool { return uintptr(unsafe.Pointer(a)) < uintptr(unsafe.Pointer(b)) }
+
+// reserveLocked makes room for n more bytes in out with a buffer from the
+// pool, rather than letting append grow it into garbage. out keeps its
+// identity (callers hold it); its backing array is swapped.
+func (w *writer[T]) reserveLocked(out *[]byte, n int) {
+	if cap(*out)-len(*out) >= n {
+		return
+	}
+	nb := w.s.e.bufs.Get(len(*out) + n)
+	*nb = append(*nb, *out...)
+	*out, *nb = *nb, (*out)[:0]
+	w.s.e.bufs.Put(nb)
+}

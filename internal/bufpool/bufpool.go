@@ -44,14 +44,15 @@ func (p *Pool) Get(n int) *[]byte {
 	return &b
 }
 
-// Put returns b to the pool. Buffers whose capacity is not an exact size
-// class (grown by append, or oversized) are dropped for the GC.
+// Put returns b to the pool. A buffer grown by append to a capacity between
+// two classes joins the lower one (it serves every request of that class);
+// buffers under 512 B or over 64 MiB are dropped for the GC.
 func (p *Pool) Put(b *[]byte) {
 	if b == nil {
 		return
 	}
 	c := cap(*b)
-	if c < 1<<minShift || c&(c-1) != 0 {
+	if c < 1<<minShift {
 		return
 	}
 	i := bits.Len(uint(c)) - 1 - minShift

@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -207,14 +208,17 @@ func (l *Loop[H]) run() {
 	handlers := make([]H, maxEvents)
 	var zero H
 	for {
-		n, err := unix.EpollWait(l.epfd, events, -1)
-		if err != nil {
-			if errors.Is(err, unix.EINTR) {
+		// The system call directly: unix.EpollWait boxes EINTR (frequent:
+		// the runtime's signals interrupt the wait) into an allocation.
+		r, _, errno := unix.Syscall6(unix.SYS_EPOLL_WAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), ^uintptr(0), 0, 0)
+		n := int(r)
+		if errno != 0 {
+			if errno == unix.EINTR {
 				continue
 			}
 			// epoll_wait fails only on programming errors (bad fd, bad
 			// buffer): keep the error for Err and stop.
-			err = fmt.Errorf("eventloop: epoll_wait: %w", err)
+			err := fmt.Errorf("eventloop: epoll_wait: %w", errno)
 			l.err.Store(&err)
 			return
 		}
