@@ -47,7 +47,9 @@ const (
 	evStarted uint32 = 1 << iota // evStart ran: a stop request may end the session
 	evStopReq
 	evClosed
-	evWantOut // a writer waits for output space
+	evWantOut    // a writer waits for output space
+	evRegistered // loop and slot are set (evStart)
+	evOutOn      // the loop watches for output space
 )
 
 func (c *evConn) has(f uint32) bool { return c.flags.Load()&f != 0 }
@@ -278,6 +280,18 @@ func (c *evConn) tryStop() {
 	go c.sess.evEnd(nil)
 }
 
+// watchOut has the loop watch the socket for output space, once it is
+// registered (evStart calls it then if a writer asked before).
+func (c *evConn) watchOut() {
+	if !c.has(evRegistered) || c.set(evOutOn) {
+		return
+	}
+	if err := c.loop.WatchOut(int(c.fd), c.slot); err != nil {
+		// Closed meanwhile: the waiting writer sees evClosed.
+		c.signalOut()
+	}
+}
+
 func (c *evConn) signalOut() {
 	if w := c.wait.Load(); w != nil {
 		select {
@@ -317,6 +331,7 @@ func (c *evConn) Write(b []byte) (int, error) {
 				// otherwise go unnoticed.
 				c.waiter()
 				c.set(evWantOut)
+				c.watchOut()
 				armed = true
 				continue
 			}

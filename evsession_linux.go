@@ -51,8 +51,12 @@ func (s *Session[T]) evStart(g *evGroup, ec *evConn, done func()) {
 	slot, err := loop.Add(int(ec.fd), ec)
 	if err == nil {
 		ec.loop, ec.slot = loop, slot
+		ec.set(evRegistered)
 	}
 	ec.mu.Unlock()
+	if ec.has(evWantOut) {
+		ec.watchOut() // a write in OnOpen found the socket full
+	}
 	if err != nil {
 		s.closeWith(&OpError{Op: "read", Session: s.id, Addr: ec.RemoteAddr(), Err: err}, false)
 	}

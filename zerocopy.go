@@ -86,9 +86,37 @@ func (w *writer[T]) encodeRefLocked(out *[]byte, pkg T) error {
 		*out = append(*out, payload...)
 		return nil
 	}
-	z.refs = append(z.refs, zcRef{at: len(*out), b: payload})
-	z.bytes += len(payload)
+	ref := payload
+	if hdr := b[start:]; len(hdr) > 0 {
+		// When the bytes before the payload are this very header (a
+		// frame sent on as it came: an echo, a relay), the reference
+		// takes them too; consecutive such frames make one reference.
+		if off := z.offset(payload); off >= len(hdr) && string(z.region[off-len(hdr):off]) == string(hdr) {
+			*out = b[:start]
+			ref = z.region[off-len(hdr) : off+len(payload)]
+		}
+	}
+	if n := len(z.refs); n > 0 {
+		if last := &z.refs[n-1]; last.at == len(*out) && z.adjacent(last.b, ref) {
+			off := z.offset(last.b)
+			last.b = z.region[off : off+len(last.b)+len(ref)]
+			z.bytes += len(ref)
+			return nil
+		}
+	}
+	z.refs = append(z.refs, zcRef{at: len(*out), b: ref})
+	z.bytes += len(ref)
 	return nil
+}
+
+// offset is where p (which z holds) starts in the region.
+func (z *zcBatch) offset(p []byte) int {
+	return int(uintptr(unsafe.Pointer(&p[0])) - uintptr(unsafe.Pointer(&z.region[0])))
+}
+
+// adjacent reports whether b starts where a ends (both in the region).
+func (z *zcBatch) adjacent(a, b []byte) bool {
+	return z.offset(a)+len(a) == z.offset(b)
 }
 
 // segments lists the queued bytes of out and the references in order.

@@ -121,9 +121,11 @@ func (g *Group[H]) Next() *Loop[H] {
 	return g.loops[int(g.next.Add(1)-1)%len(g.loops)]
 }
 
-// Add watches fd, which must be non-blocking, edge-triggered for input,
-// output space and hang-up, and returns its slot for Remove. Events may
-// reach h before Add returns.
+// Add watches fd, which must be non-blocking, edge-triggered for input and
+// hang-up, and returns its slot for Remove. Events may reach h before Add
+// returns. Output space is watched only once WatchOut asks: a socket
+// watched for it raises an event at every acknowledgement that frees
+// space, which costs wake-ups when nobody waits.
 func (l *Loop[H]) Add(fd int, h H) (int32, error) {
 	if l.stopping.Load() {
 		return 0, ErrClosed
@@ -142,7 +144,7 @@ func (l *Loop[H]) Add(fd int, h H) (int32, error) {
 		l.slots = append(l.slots, h)
 	}
 	l.mu.Unlock()
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: slot}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: slot}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		l.release(slot)
 		return 0, fmt.Errorf("eventloop: epoll_ctl add: %w", err)
@@ -157,6 +159,17 @@ func (l *Loop[H]) Add(fd int, h H) (int32, error) {
 func (l *Loop[H]) Remove(fd int, slot int32) {
 	l.Unwatch(fd)
 	l.release(slot)
+}
+
+// WatchOut adds output space to what fd (registered in slot) is watched
+// for, from then on. If the socket has space already, an Out event follows
+// at once.
+func (l *Loop[H]) WatchOut(fd int, slot int32) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: slot}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
+		return fmt.Errorf("eventloop: epoll_ctl mod: %w", err)
+	}
+	return nil
 }
 
 // Unwatch stops watching fd but keeps its slot (and handler, for Each)
@@ -204,6 +217,10 @@ func (g *Group[H]) Each(f func(H)) {
 
 func (l *Loop[H]) run() {
 	defer close(l.done)
+	// The loop keeps its thread: it sleeps in epoll_wait, not in the Go
+	// scheduler, and waking on another thread costs a hand-off.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	events := make([]unix.EpollEvent, maxEvents)
 	handlers := make([]H, maxEvents)
 	var zero H
