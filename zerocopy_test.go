@@ -39,9 +39,9 @@ func testRepliesFromTheReadBuffer(t *testing.T, env *testutil.Env) {
 		{"tail", func(s *getty.Session[[]byte], p []byte) { s.Write(p[7:]) }, //nolint:errcheck // as above
 			func(p []byte) [][]byte { return [][]byte{p[7:]} }},
 		{"twice with raw bytes between", func(s *getty.Session[[]byte], p []byte) {
-			s.Write(p)                      //nolint:errcheck // as above
+			s.Write(p)                       //nolint:errcheck // as above
 			s.WriteBytes(frame([]byte("-"))) //nolint:errcheck // as above
-			s.Write(p)                      //nolint:errcheck // as above
+			s.Write(p)                       //nolint:errcheck // as above
 		}, func(p []byte) [][]byte { return [][]byte{p, []byte("-"), p} }},
 		{"from another goroutine", other, func(p []byte) [][]byte { return [][]byte{p} }},
 	}
@@ -126,4 +126,3 @@ type readerConn struct {
 }
 
 func (rc readerConn) Read(p []byte) (int, error) { return rc.r.Read(p) }
-
