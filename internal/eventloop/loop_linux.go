@@ -224,11 +224,24 @@ func (l *Loop[H]) run() {
 	events := make([]unix.EpollEvent, maxEvents)
 	handlers := make([]H, maxEvents)
 	var zero H
+	busy := false
 	for {
+		// After a batch, look once more without sleeping: under load the
+		// next events are often there already, and a poll that returns at
+		// once costs less than putting the thread to sleep and waking it.
 		// The system call directly: unix.EpollWait boxes EINTR (frequent:
 		// the runtime's signals interrupt the wait) into an allocation.
-		r, _, errno := unix.Syscall6(unix.SYS_EPOLL_WAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), ^uintptr(0), 0, 0)
+		timeout := ^uintptr(0) // -1: wait
+		if busy {
+			timeout = 0
+		}
+		r, _, errno := unix.Syscall6(unix.SYS_EPOLL_WAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), timeout, 0, 0)
 		n := int(r)
+		busy = errno == 0 && n > 0
+		if errno == 0 && n == 0 {
+			runtime.Gosched() // nothing yet: let other goroutines run before sleeping
+			continue
+		}
 		if errno != 0 {
 			if errno == unix.EINTR {
 				continue
