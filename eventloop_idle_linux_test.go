@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,10 +37,11 @@ func TestEventLoopHoldsTenThousandIdle(t *testing.T) {
 		return child.line(t)
 	}
 	addr := strings.TrimPrefix(line(), "addr ")
+	var cpuMs int // the server's CPU time so far
 	stats := func() (goroutines, rssKiB, fds, sessions int) {
 		t.Helper()
 		fmt.Fprintln(stdin, "stats")
-		if _, err := fmt.Sscanf(line(), "stats %d %d %d %d", &goroutines, &rssKiB, &fds, &sessions); err != nil {
+		if _, err := fmt.Sscanf(line(), "stats %d %d %d %d %d", &goroutines, &rssKiB, &fds, &sessions, &cpuMs); err != nil {
 			t.Fatal(err)
 		}
 		return
@@ -102,6 +104,14 @@ func TestEventLoopHoldsTenThousandIdle(t *testing.T) {
 	if fd1 < fd0+n {
 		t.Errorf("descriptors %d, want at least %d", fd1, fd0+n)
 	}
+	// Idle loops sleep in epoll_wait: no polling, no timers per session.
+	before := cpuMs
+	time.Sleep(time.Second)
+	stats()
+	t.Logf("server CPU over one idle second: %d ms", cpuMs-before)
+	if cpuMs-before > 100 {
+		t.Errorf("server used %d ms of CPU in an idle second", cpuMs-before)
+	}
 
 	for _, c := range conns {
 		c.Close()
@@ -161,7 +171,12 @@ func TestEventLoopIdleServer(t *testing.T) {
 			continue
 		}
 		runtime.GC()
-		fmt.Printf("stats %d %d %d %d\n", runtime.NumGoroutine(), rssKiB(t), countFDs(t), srv.Stats().SessionsOpen)
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		cpu := (ru.Utime.Nano() + ru.Stime.Nano()) / 1e6
+		fmt.Printf("stats %d %d %d %d %d\n", runtime.NumGoroutine(), rssKiB(t), countFDs(t), srv.Stats().SessionsOpen, cpu)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
