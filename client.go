@@ -26,6 +26,17 @@ type Client[T any] struct {
 	next    atomic.Uint64
 	closed  atomic.Bool
 	group   *evGroup // EngineEventLoop
+
+	evWaiting map[*evConn]chan struct{} // (mu) slot goroutines waiting for their event-loop session to end
+}
+
+// evEnded tells the slot goroutine of an event-loop session that it ended.
+func (c *Client[T]) evEnded(ec *evConn) {
+	c.mu.Lock()
+	done := c.evWaiting[ec]
+	delete(c.evWaiting, ec)
+	c.mu.Unlock()
+	close(done)
 }
 
 // Dial connects to a server through d and returns a Client once its first
@@ -54,7 +65,7 @@ func Dial[T any](ctx context.Context, d Dialer, codec Codec[T], h Handler[T], op
 			e.wheel.Stop()
 			return nil, err
 		}
-		e.setGroup(c.group)
+		e.setGroup(c.group, c.evEnded)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	stop := context.AfterFunc(ctx, c.cancel)
@@ -164,7 +175,13 @@ func (c *Client[T]) serve(s *Session[T]) {
 		return
 	}
 	done := make(chan struct{})
-	s.evStart(c.group, ec, func() { close(done) })
+	c.mu.Lock()
+	if c.evWaiting == nil {
+		c.evWaiting = make(map[*evConn]chan struct{})
+	}
+	c.evWaiting[ec] = done
+	c.mu.Unlock()
+	s.evStart(c.group, ec)
 	<-done
 }
 

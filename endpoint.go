@@ -40,7 +40,10 @@ type endpoint[T any] struct {
 	mu       sync.Mutex             // guards sessions, closed, group
 	sessions map[uint64]*Session[T] // but those on event loops, which their loops' tables hold
 	group    *evGroup               // EngineEventLoop
-	closed   error                  // once set, new sessions are closed with it at once
+	// evEnded is called once an event-loop session has finished (set
+	// with group, before any session starts).
+	evEnded func(*evConn)
+	closed  error // once set, new sessions are closed with it at once
 
 	counters counters
 }
@@ -79,9 +82,10 @@ func newEndpoint[T any](codec Codec[T], h Handler[T], o Options) (*endpoint[T], 
 	return e, nil
 }
 
-func (e *endpoint[T]) setGroup(g *evGroup) {
+func (e *endpoint[T]) setGroup(g *evGroup, ended func(*evConn)) {
 	e.mu.Lock()
 	e.group = g
+	e.evEnded = ended
 	e.mu.Unlock()
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gettynet/getty/internal/bufpool"
 	"github.com/gettynet/getty/internal/eventloop"
 	"golang.org/x/sys/unix"
 )
@@ -29,17 +30,23 @@ type evConn struct {
 	fd    int32
 	slot  int32 // in loop
 	flags atomic.Uint32
+	peer  peerAddr
 	// mu is held by the loop while it reads and dispatches, by the stopper
-	// and by Close: once stopped is set under mu no callback runs any more.
-	stopped bool
-	mu      sync.Mutex
-	loop    *eventloop.Loop[*evConn]
-	sess    evSession
-	done    func() // called once the session has finished
+	// and by Close: once evStopped is set under mu no callback runs any
+	// more.
+	mu   sync.Mutex
+	loop *eventloop.Loop[*evConn]
+	sess evSession
+	aux  atomic.Pointer[evAux] // made for a partial package or a waiting writer
+}
 
-	peer peerAddr
-	wait atomic.Pointer[evWait] // made by the first writer that waits
+// evAux is what a connection needs only now and then: the tail of a
+// partial package, and the state of a writer waiting for output space.
+// Made on first use and kept (a connection that needed it once tends to
+// again); an idle connection that never did holds none.
+type evAux struct {
 	tail *[]byte                // the unconsumed start of a partial package (pooled)
+	wait atomic.Pointer[evWait] // made by the first writer that waits
 }
 
 // evConn flags.
@@ -50,6 +57,7 @@ const (
 	evWantOut    // a writer waits for output space
 	evRegistered // loop and slot are set (evStart)
 	evOutOn      // the loop watches for output space
+	evStopped    // no callback runs any more (set under mu)
 )
 
 func (c *evConn) has(f uint32) bool { return c.flags.Load()&f != 0 }
@@ -67,15 +75,27 @@ type evWait struct {
 	wdl atomic.Int64 // write deadline (UnixNano); 0: none
 }
 
+// waiter returns the writer-wait state, making it. The aux it lives in is
+// made under mu unless it exists.
 func (c *evConn) waiter() *evWait {
-	if w := c.wait.Load(); w != nil {
+	a := c.auxFor()
+	if w := a.wait.Load(); w != nil {
 		return w
 	}
 	w := &evWait{out: make(chan struct{}, 1)}
-	if c.wait.CompareAndSwap(nil, w) {
+	if a.wait.CompareAndSwap(nil, w) {
 		return w
 	}
-	return c.wait.Load()
+	return a.wait.Load()
+}
+
+// auxFor returns c.aux, making it.
+func (c *evConn) auxFor() *evAux {
+	if a := c.auxPtr(); a != nil {
+		return a
+	}
+	c.aux.CompareAndSwap(nil, &evAux{})
+	return c.aux.Load()
 }
 
 // peerAddr is a connection's remote address in 24 bytes; RemoteAddr makes
@@ -85,6 +105,62 @@ type peerAddr struct {
 	zone uint32 // IPv6 scope id
 	port uint16
 	kind uint8 // peerTCP4, peerTCP6, peerUnix
+}
+
+func (c *evConn) auxPtr() *evAux { return c.aux.Load() }
+
+// The tail: the start of a partial package (or frame) kept between reads,
+// in a pooled buffer. Only the loop (mu held) and the finished session
+// touch it.
+
+// pending is the number of bytes in the tail.
+func (c *evConn) pending() int {
+	if a := c.auxPtr(); a != nil && a.tail != nil {
+		return len(*a.tail)
+	}
+	return 0
+}
+
+// withTail returns data read just now behind the tail, if there is one
+// (appended to it, growing it from pool).
+func (c *evConn) withTail(pool *bufpool.Pool, data []byte) []byte {
+	a := c.auxPtr()
+	if a == nil || a.tail == nil {
+		return data
+	}
+	if t := *a.tail; cap(t)-len(t) < len(data) {
+		nt := pool.Get(len(t) + len(data))
+		*nt = append(*nt, t...)
+		pool.Put(a.tail)
+		a.tail = nt
+	}
+	*a.tail = append(*a.tail, data...)
+	return *a.tail
+}
+
+// keepTail keeps rest, the unconsumed end of what withTail returned, as
+// the tail.
+func (c *evConn) keepTail(pool *bufpool.Pool, rest []byte) {
+	if len(rest) == 0 {
+		c.dropTail(pool)
+		return
+	}
+	a := c.auxFor()
+	if a.tail != nil {
+		*a.tail = (*a.tail)[:copy(*a.tail, rest)]
+		return
+	}
+	t := pool.Get(len(rest))
+	*t = append(*t, rest...)
+	a.tail = t
+}
+
+// dropTail returns the tail to the pool.
+func (c *evConn) dropTail(pool *bufpool.Pool) {
+	if a := c.auxPtr(); a != nil && a.tail != nil {
+		pool.Put(a.tail)
+		a.tail = nil
+	}
 }
 
 const (
@@ -236,13 +312,13 @@ func (c *evConn) OnEvent(events uint32, buf []byte) {
 		return
 	}
 	c.mu.Lock()
-	if c.stopped {
+	if c.has(evStopped) {
 		c.mu.Unlock()
 		return
 	}
 	end, err := c.sess.evRead(c, buf, events&(eventloop.RDHup|eventloop.Hup|eventloop.Err) != 0)
 	if end {
-		c.stopped = true
+		c.set(evStopped)
 	}
 	c.mu.Unlock()
 	if end {
@@ -271,11 +347,10 @@ func (c *evConn) tryStop() {
 	if !c.mu.TryLock() {
 		return
 	}
-	if c.stopped {
+	if c.set(evStopped) {
 		c.mu.Unlock()
 		return
 	}
-	c.stopped = true
 	c.mu.Unlock()
 	go c.sess.evEnd(nil)
 }
@@ -292,8 +367,16 @@ func (c *evConn) watchOut() {
 	}
 }
 
+// waitState is the writer-wait state if one was made.
+func (c *evConn) waitState() *evWait {
+	if a := c.auxPtr(); a != nil {
+		return a.wait.Load()
+	}
+	return nil
+}
+
 func (c *evConn) signalOut() {
-	if w := c.wait.Load(); w != nil {
+	if w := c.waitState(); w != nil {
 		select {
 		case w.out <- struct{}{}:
 		default:
@@ -386,7 +469,7 @@ func (c *evConn) Close() error {
 	c.signalOut()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.stopped = true
+	c.set(evStopped)
 	if c.loop != nil {
 		// The slot stays taken until the session is unregistered
 		// (evRelease): the loop's table lists the live sessions.
@@ -451,7 +534,7 @@ func (c *evConn) SetReadDeadline(t time.Time) error {
 // SetWriteDeadline bounds blocked writes.
 func (c *evConn) SetWriteDeadline(t time.Time) error {
 	if t.IsZero() {
-		if w := c.wait.Load(); w != nil {
+		if w := c.waitState(); w != nil {
 			w.wdl.Store(0)
 		}
 		return nil

@@ -43,7 +43,7 @@ func evFramed(c MessageConn) *evConn {
 // evReadFrames is evRead for a FramedConn: it reads the socket until it is
 // drained, has the connection decode each whole frame, and dispatches the
 // frame's messages as the message read loop does. Only the start of a
-// partial frame outlives the call, in ec.tail; the connection has checked
+// partial frame outlives the call, in the connection's tail; the connection has checked
 // the frame's declared size against its limit before the tail grows past
 // the frame header.
 func (s *Session[T]) evReadFrames(ec *evConn, buf []byte, hup bool) (bool, error) {
@@ -61,27 +61,16 @@ func (s *Session[T]) evReadFrames(ec *evConn, buf []byte, hup bool) (bool, error
 			return true, ec.opError("read", os.NewSyscallError("read", err))
 		}
 		if n == 0 {
-			if ec.tail != nil && len(*ec.tail) > 0 && !s.closing.Load() {
-				return true, fmt.Errorf("%w: connection closed inside a frame (%d bytes pending)", io.ErrUnexpectedEOF, len(*ec.tail))
+			if p := ec.pending(); p > 0 && !s.closing.Load() {
+				return true, fmt.Errorf("%w: connection closed inside a frame (%d bytes pending)", io.ErrUnexpectedEOF, p)
 			}
 			return true, io.EOF
 		}
 		if s.closing.Load() {
-			s.dropTail(ec)
+			ec.dropTail(&e.bufs)
 			return false, nil // the close that set it stops the loop's reading
 		}
-		data := buf[:n]
-		if ec.tail != nil {
-			t := *ec.tail
-			if cap(t)-len(t) < n {
-				nt := e.bufs.Get(len(t) + n)
-				*nt = append(*nt, t...)
-				e.bufs.Put(ec.tail)
-				ec.tail = nt
-			}
-			*ec.tail = append(*ec.tail, data...)
-			data = *ec.tail
-		}
+		data := ec.withTail(&e.bufs, buf[:n])
 		used, panicked, derr := s.evDecodeFrames(fc, data)
 		if panicked {
 			return true, nil // the panic closed the session
@@ -89,31 +78,13 @@ func (s *Session[T]) evReadFrames(ec *evConn, buf []byte, hup bool) (bool, error
 		if derr != nil {
 			return true, derr
 		}
-		rest := data[used:]
-		switch {
-		case len(rest) == 0:
-			s.dropTail(ec)
-		case ec.tail != nil:
-			*ec.tail = (*ec.tail)[:copy(*ec.tail, rest)]
-		default:
-			t := e.bufs.Get(len(rest))
-			*t = append(*t, rest...)
-			ec.tail = t
-		}
+		ec.keepTail(&e.bufs, data[used:])
 		if s.closing.Load() {
 			return false, nil
 		}
 		if n < len(buf) && !hup {
 			return false, nil // drained: the next arrival raises a new edge
 		}
-	}
-}
-
-// dropTail returns the tail buffer of ec to the pool.
-func (s *Session[T]) dropTail(ec *evConn) {
-	if ec.tail != nil {
-		s.e.bufs.Put(ec.tail)
-		ec.tail = nil
 	}
 }
 
@@ -176,14 +147,14 @@ func (s *Session[T]) evDecodeFrames(fc FramedConn, data []byte) (used int, panic
 // and returns 0, and the writer hands buf to a background flusher that
 // writes it to the inner stream (sink), where a full socket may block.
 func (w *writer[T]) tryFrames(buf *[]byte, spans []span) (int, error) {
-	fc := w.s.msg.c.(FramedConn)
+	fc := w.sess().msg.c.(FramedConn)
 	m := w.m
 	from := 0
 	for _, sp := range spans {
 		m.msgs = append(m.msgs, Message{Kind: sp.kind, Addr: sp.addr, Data: (*buf)[from:sp.end]})
 		from = sp.end
 	}
-	bufs := &w.s.e.bufs
+	bufs := &w.sess().e.bufs
 	wp := bufs.Get(len(*buf) + 16*len(spans) + 64)
 	out, err := fc.AppendFrames((*wp)[:0], m.msgs)
 	clear(m.msgs)
@@ -193,7 +164,7 @@ func (w *writer[T]) tryFrames(buf *[]byte, spans []span) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := w.s.evConn().tryOne(out)
+	n, err := w.sess().evConn().tryOne(out)
 	if err != nil {
 		return 0, err
 	}
@@ -205,7 +176,7 @@ func (w *writer[T]) tryFrames(buf *[]byte, spans []span) (int, error) {
 	// The session counts message bytes: the flusher counts the frames'
 	// rest as it writes it, so count what remains of the batch now.
 	if raw > len(*buf) {
-		w.s.bytesOut.Add(uint64(raw - len(*buf)))
+		w.sess().bytesOut.Add(uint64(raw - len(*buf)))
 	}
 	return 0, nil
 }

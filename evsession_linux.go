@@ -37,10 +37,9 @@ func (g *evGroup) Close() error {
 }
 
 // evStart hands an opened session to a loop of g. The session then ends
-// through evEnd, which calls done.
-func (s *Session[T]) evStart(g *evGroup, ec *evConn, done func()) {
+// through evEnd, which calls the endpoint's evEnded.
+func (s *Session[T]) evStart(g *evGroup, ec *evConn) {
 	ec.sess = s
-	ec.done = done
 	s.startTimers()
 	// Under mu, a stop requested meanwhile waits until the descriptor is
 	// registered (tryStop fails to lock, and is retried below), and so
@@ -77,7 +76,8 @@ func (s *Session[T]) evStart(g *evGroup, ec *evConn, done func()) {
 
 // evRead reads the socket until it is drained (edge-triggered) and
 // dispatches the packages. It runs on the loop with ec.mu held. Only the
-// unconsumed tail of a partial package outlives the call, in ec.tail.
+// unconsumed tail of a partial package outlives the call, in the
+// connection's tail.
 func (s *Session[T]) evRead(ec *evConn, buf []byte, hup bool) (bool, error) {
 	if s.msg != nil {
 		return s.evReadFrames(ec, buf, hup) // a FramedConn (evlayer_linux.go)
@@ -96,25 +96,14 @@ func (s *Session[T]) evRead(ec *evConn, buf []byte, hup bool) (bool, error) {
 			return true, ec.opError("read", os.NewSyscallError("read", err))
 		}
 		if n == 0 {
-			if ec.tail != nil && len(*ec.tail) > 0 && !s.closing.Load() {
-				return true, fmt.Errorf("%w: connection closed inside a package (%d bytes pending)", io.ErrUnexpectedEOF, len(*ec.tail))
+			if p := ec.pending(); p > 0 && !s.closing.Load() {
+				return true, fmt.Errorf("%w: connection closed inside a package (%d bytes pending)", io.ErrUnexpectedEOF, p)
 			}
 			return true, io.EOF
 		}
 		s.bytesIn.Add(uint64(n))
 		s.lastRead.Store(e.wheel.Now())
-		data := buf[:n]
-		if ec.tail != nil {
-			t := *ec.tail
-			if cap(t)-len(t) < n {
-				nt := e.bufs.Get(len(t) + n)
-				*nt = append(*nt, t...)
-				e.bufs.Put(ec.tail)
-				ec.tail = nt
-			}
-			*ec.tail = append(*ec.tail, data...)
-			data = *ec.tail
-		}
+		data := ec.withTail(&e.bufs, buf[:n])
 		var before uint64
 		if e.obs != nil {
 			before = s.pkgsIn.Load()
@@ -130,21 +119,10 @@ func (s *Session[T]) evRead(ec *evConn, buf []byte, hup bool) (bool, error) {
 			return true, derr
 		}
 		rest := data[used:]
-		switch {
-		case len(rest) == 0:
-			if ec.tail != nil {
-				e.bufs.Put(ec.tail)
-				ec.tail = nil
-			}
-		case len(rest) >= o.MaxPackageSize:
+		if len(rest) >= o.MaxPackageSize {
 			return true, fmt.Errorf("%w: no package ends within %d bytes", ErrMessageTooLarge, o.MaxPackageSize)
-		case ec.tail != nil:
-			*ec.tail = (*ec.tail)[:copy(*ec.tail, rest)]
-		default:
-			t := e.bufs.Get(len(rest))
-			*t = append(*t, rest...)
-			ec.tail = t
 		}
+		ec.keepTail(&e.bufs, rest)
 		if s.closing.Load() {
 			return false, nil // the close that set it stops the loop's reading
 		}
@@ -157,12 +135,9 @@ func (s *Session[T]) evRead(ec *evConn, buf []byte, hup bool) (bool, error) {
 // evEnd finishes a session whose reading has ended, like the end of serve.
 func (s *Session[T]) evEnd(err error) {
 	ec := s.evConn()
-	defer ec.done()
+	defer s.e.evEnded(ec)
 	defer s.finish()
-	if ec.tail != nil {
-		s.e.bufs.Put(ec.tail)
-		ec.tail = nil
-	}
+	ec.dropTail(&s.e.bufs)
 	s.waitReadTasks()
 	s.closeWith(s.readCause(err))
 }

@@ -25,7 +25,7 @@ type spareFD struct{}
 
 func newEvConn(Conn, *spareFD) (*evConn, error) { return nil, ErrEngineUnsupported }
 
-func (s *Session[T]) evStart(*evGroup, *evConn, func()) {}
+func (s *Session[T]) evStart(*evGroup, *evConn) {}
 
 type fdListener interface{ evOnly() }
 

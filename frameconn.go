@@ -59,8 +59,8 @@ func (s *Session[T]) evConn() *evConn {
 // stream, or the inner stream of an event-loop FramedConn (whose frames the
 // writer encoded itself, see tryFrames).
 func (w *writer[T]) sink() io.Writer {
-	if w.s.stream != nil {
-		return w.s.stream
+	if w.sess().stream != nil {
+		return w.sess().stream
 	}
-	return w.s.msg.c.(FramedConn).NetConn()
+	return w.sess().msg.c.(FramedConn).NetConn()
 }

@@ -262,12 +262,12 @@ func (e *endpoint[T]) observeHandle(s *Session[T], start time.Time) {
 // and pkgs packages; the packages count only once the batch is complete.
 // It runs without w.mu, so that an observer may call Session.Stats.
 func (w *writer[T]) observeWrite(err error, n, total, pkgs int) {
-	obs := w.s.e.obs
+	obs := w.sess().e.obs
 	if obs == nil || err != nil || n <= 0 {
 		return
 	}
 	if n < total {
 		pkgs = 0
 	}
-	obs.OnWrite(w.s, n, pkgs)
+	obs.OnWrite(w.sess(), n, pkgs)
 }

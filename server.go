@@ -27,7 +27,6 @@ type Server[T any] struct {
 	wg        sync.WaitGroup
 	stopOnce  sync.Once
 	group     *evGroup // EngineEventLoop: made by the first Serve
-	evDone    func()   // ends an event-loop session's share of wg
 }
 
 // NewServer returns a server that decodes with codec and reports to h. A nil
@@ -172,14 +171,7 @@ func (srv *Server[T]) start(c Conn) bool {
 	srv.wg.Add(1)
 	srv.mu.Unlock()
 	if srv.group != nil {
-		done := srv.evDone
-		if srv.perIP != nil {
-			done = func() {
-				srv.perIP.release(ip)
-				srv.evDone()
-			}
-		}
-		srv.evStart(c, done)
+		srv.evStart(c, ip)
 		return true
 	}
 	go func() {
@@ -215,17 +207,27 @@ func (srv *Server[T]) evServeLocked(l Listener) error {
 		return &OpError{Op: "accept", Addr: l.Addr(), Err: err}
 	}
 	srv.group = g
-	srv.e.setGroup(g)
-	srv.evDone = func() {
-		srv.active.Add(-1)
-		srv.wg.Done()
-	}
+	srv.e.setGroup(g, func(ec *evConn) {
+		// The per-IP count was taken for the same address (ipOf).
+		srv.evDone(ipOf(ec.RemoteAddr()))
+	})
 	return nil
+}
+
+// evDone ends an event-loop session's share of the server: its place in
+// the limits and in wg.
+func (srv *Server[T]) evDone(ip netip.Addr) {
+	if srv.perIP != nil {
+		srv.perIP.release(ip)
+	}
+	srv.active.Add(-1)
+	srv.wg.Done()
 }
 
 // evStart opens a session for c on the accepting goroutine and hands it to
 // an event loop.
-func (srv *Server[T]) evStart(c Conn, done func()) {
+func (srv *Server[T]) evStart(c Conn, ip netip.Addr) {
+	done := func() { srv.evDone(ip) }
 	e := srv.e
 	evc, ec, err := evWrap(c, srv.group.spare)
 	if err != nil {
@@ -244,7 +246,7 @@ func (srv *Server[T]) evStart(c Conn, done func()) {
 		done()
 		return
 	}
-	s.evStart(srv.group, ec, done)
+	s.evStart(srv.group, ec)
 }
 
 func closeQuietly[T any](c Conn, e *endpoint[T]) {

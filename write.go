@@ -2,9 +2,11 @@ package getty
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/gettynet/getty/internal/timewheel"
 )
@@ -33,17 +35,16 @@ type span struct {
 // writer is a session's outgoing queue. mu guards every field except msgs
 // and vec, which belong to the current flusher.
 type writer[T any] struct {
-	s  *Session[T]
 	mu sync.Mutex
 
 	out      *[]byte     // queued bytes (nil until first use)
 	spare    *[]byte     // a recycled buffer for the next batch
 	m        *msgScratch // message transports only
 	slow     *writerWait // made for the first wait or watchdog
-	inflight int         // bytes being written by the flusher
 	raw      *rawWriter  // non-blocking attempts on TCP and Unix streams (Linux)
 	zc       *zcBatch    // EngineEventLoop, while the loop dispatches a batch: payloads queued by reference
 	pkgs     int32       // packages queued in out
+	inflight int32       // bytes being written by the flusher (for Stats; capped)
 
 	flushing bool // a goroutine is writing to the connection
 	async    bool // the flusher is the background goroutine (blocking writes)
@@ -74,8 +75,15 @@ func (w *writer[T]) waitState() *writerWait {
 	return w.slow
 }
 
+// sess is the session whose writer w is: the writer is its field w (a
+// back pointer would cost every session 8 bytes).
+func (w *writer[T]) sess() *Session[T] {
+	return (*Session[T])(unsafe.Add(unsafe.Pointer(w), -int(unsafe.Offsetof(Session[T]{}.w))))
+}
+
+func (w *writer[T]) setInflight(n int) { w.inflight = int32(min(n, math.MaxInt32)) }
+
 func (w *writer[T]) init(s *Session[T]) {
-	w.s = s
 	if s.msg != nil {
 		w.m = &msgScratch{}
 	}
@@ -95,14 +103,14 @@ func (w *writer[T]) canTry() bool { return w.raw != nil || w.lean }
 
 func (w *writer[T]) try(bufs [][]byte) (int, error) {
 	if w.lean {
-		return w.s.stream.(*evConn).try(bufs)
+		return w.sess().stream.(*evConn).try(bufs)
 	}
 	return w.raw.try(bufs)
 }
 
 func (w *writer[T]) tryOne(b []byte) (int, error) {
 	if w.lean {
-		return w.s.stream.(*evConn).tryOne(b)
+		return w.sess().stream.(*evConn).tryOne(b)
 	}
 	return w.raw.tryOne(b)
 }
@@ -154,7 +162,7 @@ func (w *writer[T]) buf() *[]byte {
 		if w.spare != nil {
 			w.out, w.spare = w.spare, nil
 		} else {
-			w.out = w.s.e.bufs.Get(512)
+			w.out = w.sess().e.bufs.Get(512)
 		}
 	}
 	return w.out
@@ -163,9 +171,9 @@ func (w *writer[T]) buf() *[]byte {
 // admitLocked waits for room in the backlog. It reports ErrSessionClosed,
 // ErrWriteQueueFull, or nil with w.mu held.
 func (w *writer[T]) admitLocked() error {
-	o := &w.s.e.opts
+	o := &w.sess().e.opts
 	for {
-		if w.closed || (w.closing && w.s.dispatching.Load() == 0) {
+		if w.closed || (w.closing && w.sess().dispatching.Load() == 0) {
 			return ErrSessionClosed
 		}
 		if w.out == nil || len(*w.out) < o.MaxWriteBacklog || !w.flushing {
@@ -179,7 +187,7 @@ func (w *writer[T]) admitLocked() error {
 }
 
 func (w *writer[T]) writePkg(pkg T, addr net.Addr) error {
-	s := w.s
+	s := w.sess()
 	w.mu.Lock()
 	if err := w.admitLocked(); err != nil {
 		w.mu.Unlock()
@@ -214,7 +222,7 @@ func (w *writer[T]) writePkg(pkg T, addr net.Addr) error {
 }
 
 func (w *writer[T]) writeRaw(bufs [][]byte) error {
-	s := w.s
+	s := w.sess()
 	if s.limiter() != nil {
 		n := 0
 		for _, b := range bufs {
@@ -243,7 +251,7 @@ func (w *writer[T]) writeRaw(bufs [][]byte) error {
 // this goroutine should. It unlocks w.mu.
 func (w *writer[T]) commitLocked(kind MessageKind, addr net.Addr) error {
 	w.pkgs++
-	if w.s.msg != nil {
+	if w.sess().msg != nil {
 		w.m.spans = append(w.m.spans, span{end: len(*w.out), kind: kind, addr: addr})
 	}
 	if w.flushing || (w.corked && w.queuedLocked() < corkLimit) {
@@ -262,7 +270,7 @@ func (w *writer[T]) flushDirectLocked(bufs [][]byte) error {
 	for _, b := range bufs {
 		total += len(b)
 	}
-	w.inflight = total
+	w.setInflight(total)
 	w.mu.Unlock()
 	var n int
 	var err error
@@ -270,7 +278,7 @@ func (w *writer[T]) flushDirectLocked(bufs [][]byte) error {
 		n, err = w.try(bufs)
 	} else {
 		vec := append(net.Buffers(nil), bufs...) // WriteTo consumes it
-		_, err = vec.WriteTo(w.s.stream)
+		_, err = vec.WriteTo(w.sess().stream)
 		n = total
 	}
 	w.observeWrite(err, n, total, 1)
@@ -278,7 +286,7 @@ func (w *writer[T]) flushDirectLocked(bufs [][]byte) error {
 	if err == nil && n < total {
 		// Keep the unwritten rest (the caller may reuse bufs) and let a
 		// background flusher wait for the peer.
-		rest := w.s.e.bufs.Get(total - n)
+		rest := w.sess().e.bufs.Get(total - n)
 		for _, b := range bufs {
 			if n >= len(b) {
 				n -= len(b)
@@ -287,7 +295,7 @@ func (w *writer[T]) flushDirectLocked(bufs [][]byte) error {
 			*rest = append(*rest, b[n:]...)
 			n = 0
 		}
-		w.s.bytesOut.Add(uint64(total - len(*rest)))
+		w.sess().bytesOut.Add(uint64(total - len(*rest)))
 		w.handOffLocked(rest, 1)
 		return nil
 	}
@@ -317,12 +325,12 @@ func (w *writer[T]) flushLocked() error {
 		}
 		buf, spans, pkgs := w.out, w.takeSpans(), int(w.pkgs)
 		w.out, w.pkgs = nil, 0
-		w.inflight = len(*buf)
+		w.setInflight(len(*buf))
 		w.beginLocked()
 		w.mu.Unlock()
 		var n int
 		var err error
-		if w.lean && !w.async && w.s.msg != nil {
+		if w.lean && !w.async && w.sess().msg != nil {
 			n, err = w.tryFrames(buf, spans) // a FramedConn on an event loop
 		} else if w.canTry() && !w.async {
 			n, err = w.tryOne(*buf)
@@ -333,7 +341,7 @@ func (w *writer[T]) flushLocked() error {
 		w.observeWrite(err, n, len(*buf), pkgs)
 		w.mu.Lock()
 		if err == nil && n < len(*buf) {
-			w.s.bytesOut.Add(uint64(n))
+			w.sess().bytesOut.Add(uint64(n))
 			*buf = (*buf)[:copy(*buf, (*buf)[n:])]
 			w.handOffLocked(buf, pkgs)
 			return nil
@@ -356,7 +364,7 @@ func (w *writer[T]) flushLocked() error {
 // the queue is empty, so writers keep queueing behind it. It unlocks w.mu.
 func (w *writer[T]) handOffLocked(head *[]byte, pkgs int) {
 	w.async = true
-	w.inflight = len(*head)
+	w.setInflight(len(*head))
 	w.mu.Unlock()
 	go w.flushAsync(head, pkgs)
 }
@@ -383,7 +391,7 @@ func (w *writer[T]) flushAsync(head *[]byte, pkgs int) {
 // send performs one batch of blocking I/O. It runs without the lock; only
 // the flusher touches w.msgs.
 func (w *writer[T]) send(data []byte, spans []span) error {
-	s := w.s
+	s := w.sess()
 	if s.stream != nil {
 		_, err := s.stream.Write(data)
 		return err
@@ -401,13 +409,13 @@ func (w *writer[T]) send(data []byte, spans []span) error {
 }
 
 func (w *writer[T]) beginLocked() {
-	timeout := w.s.e.opts.WriteTimeout
+	timeout := w.sess().e.opts.WriteTimeout
 	cannotStall := timeout <= 0 || (w.canTry() && !w.async) // no limit, or a non-blocking attempt
 	if cannotStall && w.slow == nil {
 		return // and no watchdog to inform
 	}
 	ws := w.waitState()
-	ws.start = w.s.e.wheel.Now()
+	ws.start = w.sess().e.wheel.Now()
 	ws.timedOut = false
 	if cannotStall || ws.armed {
 		return
@@ -415,7 +423,7 @@ func (w *writer[T]) beginLocked() {
 	if ws.timer == nil {
 		// Made on the first write that can block: a session that never
 		// fills its socket buffer does without.
-		ws.timer = w.s.e.wheel.NewTimer(w.onWatchdog)
+		ws.timer = w.sess().e.wheel.NewTimer(w.onWatchdog)
 	}
 	ws.armed = true
 	ws.timer.Schedule(timeout)
@@ -425,16 +433,16 @@ func (w *writer[T]) beginLocked() {
 func (w *writer[T]) endLocked(n, pkgs int, err error) error {
 	w.inflight = 0
 	if err == nil {
-		w.s.bytesOut.Add(uint64(n))
-		w.s.pkgsOut.Add(uint64(pkgs))
-		w.s.lastWrite.Store(w.s.e.wheel.Now())
+		w.sess().bytesOut.Add(uint64(n))
+		w.sess().pkgsOut.Add(uint64(pkgs))
+		w.sess().lastWrite.Store(w.sess().e.wheel.Now())
 		w.wakeLocked()
 		return nil
 	}
 	if w.slow != nil && w.slow.timedOut {
 		err = fmt.Errorf("%w: %w", ErrWriteTimeout, err)
 	}
-	return &OpError{Op: "write", Session: w.s.id, Addr: w.s.transportConn().RemoteAddr(), Err: err}
+	return &OpError{Op: "write", Session: w.sess().id, Addr: w.sess().transportConn().RemoteAddr(), Err: err}
 }
 
 func (w *writer[T]) failLocked(err error) error {
@@ -446,7 +454,7 @@ func (w *writer[T]) failLocked(err error) error {
 	w.async = false
 	w.wakeLocked()
 	w.mu.Unlock()
-	w.s.closeWith(err, false)
+	w.sess().closeWith(err, false)
 	return err
 }
 
@@ -459,7 +467,7 @@ func (w *writer[T]) recycleLocked(buf *[]byte, spans []span) {
 		// A session that sends small batches holds no buffer between
 		// them (most idle sessions are such): the pool has one for the
 		// next. Bulk senders keep theirs, as on the goroutine engine.
-		w.s.e.bufs.Put(buf)
+		w.sess().e.bufs.Put(buf)
 		return
 	}
 	*buf = (*buf)[:0]
@@ -467,7 +475,7 @@ func (w *writer[T]) recycleLocked(buf *[]byte, spans []span) {
 		w.spare = buf
 		return
 	}
-	w.s.e.bufs.Put(buf)
+	w.sess().e.bufs.Put(buf)
 }
 
 func (w *writer[T]) wakeLocked() {
@@ -509,7 +517,7 @@ func (w *writer[T]) queuedLocked() int {
 
 // onWatchdog runs on the wheel: it aborts a batch stalled for WriteTimeout.
 func (w *writer[T]) onWatchdog() {
-	timeout := w.s.e.opts.WriteTimeout
+	timeout := w.sess().e.opts.WriteTimeout
 	w.mu.Lock()
 	ws := w.slow // made before the watchdog was scheduled
 	if !w.flushing {
@@ -517,7 +525,7 @@ func (w *writer[T]) onWatchdog() {
 		w.mu.Unlock()
 		return
 	}
-	stalled := time.Duration(w.s.e.wheel.Now() - ws.start)
+	stalled := time.Duration(w.sess().e.wheel.Now() - ws.start)
 	if stalled < timeout {
 		ws.timer.Schedule(timeout - stalled)
 		w.mu.Unlock()
@@ -526,7 +534,7 @@ func (w *writer[T]) onWatchdog() {
 	ws.armed = false
 	ws.timedOut = true
 	w.mu.Unlock()
-	w.s.transportConn().SetWriteDeadline(aLongTimeAgo) //nolint:errcheck // the stalled write fails either way
+	w.sess().transportConn().SetWriteDeadline(aLongTimeAgo) //nolint:errcheck // the stalled write fails either way
 }
 
 // drainClose refuses new writes but from the callbacks still running (a
@@ -592,8 +600,8 @@ func (w *writer[T]) failure() error {
 func (w *writer[T]) release() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.s.e.bufs.Put(w.out)
-	w.s.e.bufs.Put(w.spare)
+	w.sess().e.bufs.Put(w.out)
+	w.sess().e.bufs.Put(w.spare)
 	w.out, w.spare = nil, nil
 	w.broken = true
 }
@@ -601,7 +609,7 @@ func (w *writer[T]) release() {
 func (w *writer[T]) backlog() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	n := w.inflight
+	n := int(w.inflight)
 	if w.out != nil {
 		n += len(*w.out)
 	}

@@ -51,8 +51,8 @@ func (z *zcBatch) holds(p []byte) bool {
 func (w *writer[T]) corkOn(data []byte) {
 	w.mu.Lock()
 	w.corked = true
-	if w.lean && w.s.msg == nil && w.s.e.hdrEnc != nil && w.zc == nil {
-		z, _ := w.s.e.zcs.Get().(*zcBatch)
+	if w.lean && w.sess().msg == nil && w.sess().e.hdrEnc != nil && w.zc == nil {
+		z, _ := w.sess().e.zcs.Get().(*zcBatch)
 		if z == nil {
 			z = &zcBatch{}
 		}
@@ -65,7 +65,7 @@ func (w *writer[T]) corkOn(data []byte) {
 // encodeRefLocked encodes pkg into out, or only its header when its
 // payload can be queued by reference.
 func (w *writer[T]) encodeRefLocked(out *[]byte, pkg T) error {
-	e := w.s.e
+	e := w.sess().e
 	if e.hdrEnc == nil {
 		var err error
 		*out, err = e.codec.Encode(*out, pkg)
@@ -144,11 +144,11 @@ func (w *writer[T]) materializeLocked() {
 	if len(z.refs) == 0 {
 		return
 	}
-	nb := w.s.e.bufs.Get(len(*w.out) + z.bytes)
+	nb := w.sess().e.bufs.Get(len(*w.out) + z.bytes)
 	for _, seg := range z.segments(*w.out) {
 		*nb = append(*nb, seg...)
 	}
-	w.s.e.bufs.Put(w.out)
+	w.sess().e.bufs.Put(w.out)
 	w.out = nb
 	z.dropRefs()
 }
@@ -170,18 +170,18 @@ func (w *writer[T]) flushRefsLocked() bool {
 	buf, pkgs := w.out, int(w.pkgs)
 	w.out, w.pkgs = nil, 0
 	total := len(*buf) + z.bytes
-	w.inflight = total
+	w.setInflight(total)
 	z.inflight = true
 	w.beginLocked()
 	w.mu.Unlock()
-	n, err := w.s.stream.(*evConn).tryVec(z, z.segments(*buf))
+	n, err := w.sess().stream.(*evConn).tryVec(z, z.segments(*buf))
 	w.observeWrite(err, n, total, pkgs)
 	w.mu.Lock()
 	z.inflight = false
 	w.wakeLocked()
 	if err == nil && n < total {
 		// Keep the unwritten rest in a buffer of our own.
-		rest := w.s.e.bufs.Get(total - n)
+		rest := w.sess().e.bufs.Get(total - n)
 		skip := n
 		for _, seg := range z.vecs {
 			if skip >= len(seg) {
@@ -192,8 +192,8 @@ func (w *writer[T]) flushRefsLocked() bool {
 			skip = 0
 		}
 		z.dropRefs()
-		w.s.e.bufs.Put(buf)
-		w.s.bytesOut.Add(uint64(n))
+		w.sess().e.bufs.Put(buf)
+		w.sess().bytesOut.Add(uint64(n))
 		w.handOffLocked(rest, pkgs)
 		return true
 	}
@@ -225,7 +225,7 @@ func (w *writer[T]) endRefsLocked() {
 	}
 	z.region = nil
 	w.zc = nil
-	w.s.e.zcs.Put(z)
+	w.sess().e.zcs.Put(z)
 }
 
 // ptrBefore reports whether a is at a lower address than b.
@@ -238,8 +238,8 @@ func (w *writer[T]) reserveLocked(out *[]byte, n int) {
 	if cap(*out)-len(*out) >= n {
 		return
 	}
-	nb := w.s.e.bufs.Get(len(*out) + n)
+	nb := w.sess().e.bufs.Get(len(*out) + n)
 	*nb = append(*nb, *out...)
 	*out, *nb = *nb, (*out)[:0]
-	w.s.e.bufs.Put(nb)
+	w.sess().e.bufs.Put(nb)
 }
