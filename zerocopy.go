@@ -81,31 +81,36 @@ func (w *writer[T]) encodeRefLocked(out *[]byte, pkg T) error {
 		return fmt.Errorf("%w: encoded package is %d bytes, the limit is %d", ErrMessageTooLarge, size, e.opts.MaxPackageSize)
 	}
 	z := w.zc
-	if len(payload) < zcMinPayload || len(z.refs) >= zcMaxRefs || !z.holds(payload) {
-		w.reserveLocked(out, len(payload))
-		*out = append(*out, payload...)
-		return nil
-	}
-	ref := payload
-	if hdr := b[start:]; len(hdr) > 0 {
-		// When the bytes before the payload are this very header (a
-		// frame sent on as it came: an echo, a relay), the reference
-		// takes them too; consecutive such frames make one reference.
-		if off := z.offset(payload); off >= len(hdr) && string(z.region[off-len(hdr):off]) == string(hdr) {
-			*out = b[:start]
-			ref = z.region[off-len(hdr) : off+len(payload)]
-		}
-	}
-	if n := len(z.refs); n > 0 {
-		if last := &z.refs[n-1]; last.at == len(*out) && z.adjacent(last.b, ref) {
-			off := z.offset(last.b)
-			last.b = z.region[off : off+len(last.b)+len(ref)]
-			z.bytes += len(ref)
+	if z.holds(payload) {
+		off := z.offset(payload)
+		hdr := b[start:]
+		// When the bytes before the payload are this very header (a frame
+		// sent on as it came: an echo, a relay), the reference takes them
+		// too, whatever the size; consecutive such frames make one
+		// reference, and one iovec.
+		if len(hdr) > 0 && off >= len(hdr) && string(z.region[off-len(hdr):off]) == string(hdr) {
+			frame := z.region[off-len(hdr) : off+len(payload)]
+			if n := len(z.refs); n > 0 && z.refs[n-1].at == start && z.adjacent(z.refs[n-1].b, frame) {
+				*out = b[:start]
+				last := &z.refs[n-1]
+				last.b = z.region[z.offset(last.b) : off+len(payload)]
+				z.bytes += len(frame)
+				return nil
+			}
+			if len(z.refs) < zcMaxRefs {
+				*out = b[:start]
+				z.refs = append(z.refs, zcRef{at: start, b: frame})
+				z.bytes += len(frame)
+				return nil
+			}
+		} else if len(payload) >= zcMinPayload && len(z.refs) < zcMaxRefs {
+			z.refs = append(z.refs, zcRef{at: len(b), b: payload})
+			z.bytes += len(payload)
 			return nil
 		}
 	}
-	z.refs = append(z.refs, zcRef{at: len(*out), b: ref})
-	z.bytes += len(ref)
+	w.reserveLocked(out, len(payload))
+	*out = append(*out, payload...)
 	return nil
 }
 
