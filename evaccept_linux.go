@@ -2,6 +2,7 @@ package getty
 
 import (
 	"errors"
+	"net"
 	"os"
 	"syscall"
 	"time"
@@ -104,6 +105,9 @@ func (srv *Server[T]) evServe(l Listener, fl fdListener) error {
 		}
 		if errors.Is(err, unix.EAGAIN) {
 			continue
+		}
+		if errors.Is(err, net.ErrClosed) {
+			err = &net.OpError{Op: "accept", Net: l.Addr().Network(), Addr: l.Addr(), Err: err} // as Accept says it
 		}
 		if !srv.acceptFailed(l, err, &backoff) {
 			return srv.acceptError(l, err)

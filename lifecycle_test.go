@@ -364,3 +364,36 @@ func TestInvalidOptions(t *testing.T) {
 		t.Errorf("nil codec: %v", err)
 	}
 }
+
+// TestServeEndsWhenTheListenerCloses checks that closing the listener
+// (not the server) ends Serve with an error wrapping net.ErrClosed, on
+// both engines (the event loop accepts from a duplicate of the socket,
+// which the listener closes too).
+func TestServeEndsWhenTheListenerCloses(t *testing.T) {
+	forEngines(t, func(t *testing.T, env *testutil.Env) {
+		srv, err := getty.NewServer[[]byte](lengthfield.Codec{}, echoHandler{}, env.ServerOptions(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		l := env.MustListen(t)
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(l) }()
+		c := dialRaw(t, l) // Serve is accepting
+		roundTrip(t, c, []byte("up"))
+		l.Close()
+		select {
+		case err := <-done:
+			if !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("Serve = %v, want an error wrapping net.ErrClosed", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Serve still running after its listener closed")
+		}
+		// A connection after the close is refused (nothing listens).
+		if nc, err := net.DialTimeout(l.Addr().Network(), l.Addr().String(), time.Second); err == nil {
+			nc.Close()
+			t.Fatal("the closed listener's address still accepts")
+		}
+	})
+}

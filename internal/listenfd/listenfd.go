@@ -43,7 +43,32 @@ func (d *Dup) RawConn(l Filer) (syscall.RawConn, error) {
 		}
 		d.f = f
 	}
-	return d.f.SyscallConn()
+	rc, err := d.f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	return closedAsNet{rc, d}, nil
+}
+
+// closedAsNet reports a wait ended by Close as net.ErrClosed, as a net
+// listener's Accept does (an *os.File says "use of closed file").
+type closedAsNet struct {
+	syscall.RawConn
+	d *Dup
+}
+
+func (c closedAsNet) Read(f func(fd uintptr) bool) error {
+	err := c.RawConn.Read(f)
+	if err != nil && c.d.isClosed() {
+		return net.ErrClosed
+	}
+	return err
+}
+
+func (d *Dup) isClosed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.closed
 }
 
 // Close closes the duplicate (a waiting Read returns an error); later
