@@ -217,7 +217,7 @@ func (g *Group[H]) Each(f func(H)) {
 
 func (l *Loop[H]) run() {
 	defer close(l.done)
-	// The loop does not lock its OS thread: with the poll above, the
+	// The loop does not lock its OS thread: with the poll below, the
 	// yield (Gosched) of a locked thread hands its P to another thread and
 	// back (four futex calls); measured, unlocked loops are as fast or
 	// faster in every cell of the harness.
