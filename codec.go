@@ -44,12 +44,11 @@ type MessageCodec[T any] interface {
 
 // HeaderEncoder is implemented by codecs whose encoding of a package is a
 // header followed by bytes the package already holds (package lengthfield:
-// a length, then the []byte package itself). On the event-loop engine a
-// handler's reply whose payload still lies in the bytes just read (an echo,
-// a relay of part of a request) then leaves with a vectored write straight
-// from the read buffer, without being copied into the write queue. The
-// payload is then read when the callback returns: a callback must not
-// modify bytes it has written (see Session.Write).
+// a length, then the []byte package itself). With Options.ZeroCopyReplies
+// on the event-loop engine, a handler's reply whose payload still lies in
+// the bytes just read (an echo, a relay of part of a request) then leaves
+// with a vectored write straight from the read buffer, without being
+// copied into the write queue.
 type HeaderEncoder[T any] interface {
 	// EncodeHeader appends the header of pkg to dst and returns it with
 	// the payload: the encoding of pkg is the header followed by payload,

@@ -84,6 +84,14 @@ type Options struct {
 	// EventLoops is the number of event loops of an EngineEventLoop server
 	// or client. Default 0: one per usable CPU (GOMAXPROCS).
 	EventLoops int
+	// ZeroCopyReplies (EngineEventLoop, without a TaskPool, with a codec
+	// that implements HeaderEncoder such as lengthfield's) sends a reply
+	// whose payload still lies in the bytes a callback was given (an echo,
+	// a relay of part of a request) straight from them when the callback
+	// returns, instead of copying it into the write queue. The one rule it
+	// adds: a callback must not modify bytes it has written. Default false:
+	// every write is copied, as on the goroutine engine.
+	ZeroCopyReplies bool
 }
 
 // TaskPool runs handler work away from the read loop; package taskpool has

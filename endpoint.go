@@ -74,7 +74,7 @@ func newEndpoint[T any](codec Codec[T], h Handler[T], o Options) (*endpoint[T], 
 	}
 	e.msgCodec, _ = codec.(MessageCodec[T])
 	e.detacher, _ = codec.(Detacher[T])
-	if o.Engine == EngineEventLoop && o.TaskPool == nil {
+	if o.Engine == EngineEventLoop && o.TaskPool == nil && o.ZeroCopyReplies {
 		e.hdrEnc, _ = codec.(HeaderEncoder[T])
 	}
 	e.pktHandler, _ = h.(PacketHandler[T])

@@ -120,11 +120,10 @@ func (w *writer[T]) tryOne(b []byte) (int, error) {
 // ends the session, and the error reaches OnError. On a packet session
 // without a fixed peer use WriteTo.
 //
-// On EngineEventLoop with a codec that implements HeaderEncoder, a package
-// whose payload still lies in the bytes the callback was given (an echo, a
-// relay of part of a request) is sent from them when the callback returns,
-// not copied: do not modify such bytes after writing them in the same
-// callback (copy them first, as for keeping them).
+// With Options.ZeroCopyReplies (EngineEventLoop), a package whose payload
+// still lies in the bytes the callback was given is sent from them when
+// the callback returns, not copied: do not modify such bytes after writing
+// them in the same callback.
 func (s *Session[T]) Write(pkg T) error {
 	if s.pktConn() != nil && !s.pktConn().Connected() {
 		return ErrNoDestination

@@ -13,7 +13,8 @@ import (
 )
 
 // TestRepliesFromTheReadBuffer checks replies that the event-loop engine
-// sends straight from the bytes it read (HeaderEncoder, zero copy): echoes
+// sends straight from the bytes it read (ZeroCopyReplies, HeaderEncoder):
+// echoes
 // (whole frames, merged), sub-slices (new headers), the same payload twice,
 // raw bytes in between, a write from another goroutine during the
 // callback, and a peer that reads slowly so that the kernel takes a batch
@@ -48,7 +49,7 @@ func testRepliesFromTheReadBuffer(t *testing.T, env *testutil.Env) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := getty.HandlerFuncs[[]byte]{Message: c.reply}
-			_, l := serve(t, env, h, nil)
+			_, l := serve(t, env, h, &getty.ServerOptions{Options: getty.Options{ZeroCopyReplies: true}})
 			for _, slow := range []bool{false, true} {
 				conn := dialRaw(t, l)
 				var in []byte
@@ -126,3 +127,29 @@ type readerConn struct {
 }
 
 func (rc readerConn) Read(p []byte) (int, error) { return rc.r.Read(p) }
+
+// TestWrittenBytesMayChangeAfterWrite checks the default: without
+// ZeroCopyReplies a callback may overwrite a package it has just written
+// (the write copied it), on both engines.
+func TestWrittenBytesMayChangeAfterWrite(t *testing.T) {
+	forEngines(t, func(t *testing.T, env *testutil.Env) {
+		h := getty.HandlerFuncs[[]byte]{Message: func(s *getty.Session[[]byte], p []byte) {
+			s.Write(p) //nolint:errcheck // a failed write fails the comparison
+			for i := range p {
+				p[i] = '#'
+			}
+		}}
+		_, l := serve(t, env, h, nil)
+		conn := dialRaw(t, l)
+		var in []byte
+		var want [][]byte
+		for i := range 64 {
+			p := payload(i, 700+i*31)
+			in = append(in, frame(p)...)
+			want = append(want, p)
+		}
+		if err := exchange(conn, in, want, false); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

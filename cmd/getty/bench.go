@@ -191,7 +191,7 @@ func (f *benchFlags) target(t transport) (addr string, stop func(), err error) {
 		return "", nil, err
 	}
 	srv, err := getty.NewServer(lengthfield.Codec{}, echoHandler(slog.New(slog.DiscardHandler)),
-		&getty.ServerOptions{Options: getty.Options{Engine: engine}})
+		&getty.ServerOptions{Options: getty.Options{Engine: engine, ZeroCopyReplies: true}})
 	if err != nil {
 		l.Close()         //nolint:errcheck // the server error is what matters
 		os.RemoveAll(dir) //nolint:errcheck // best-effort cleanup
