@@ -1,14 +1,5 @@
 package getty
 
-import (
-	"errors"
-	"fmt"
-	"io"
-	"os"
-
-	"golang.org/x/sys/unix"
-)
-
 // evWrap prepares c for an event loop. A plain stream is taken over as an
 // evConn; a FramedConn keeps framing, over an evConn made from its inner
 // stream. It returns the connection the session runs on and the evConn
@@ -50,21 +41,9 @@ func (s *Session[T]) evReadFrames(ec *evConn, buf []byte, hup bool) (bool, error
 	e := s.e
 	fc := s.msg.c.(FramedConn)
 	for {
-		n, err := unix.Read(int(ec.fd), buf)
-		if err != nil {
-			switch {
-			case errors.Is(err, unix.EINTR):
-				continue
-			case errors.Is(err, unix.EAGAIN):
-				return false, nil
-			}
-			return true, ec.opError("read", os.NewSyscallError("read", err))
-		}
+		n, end, err := s.evReadOnce(ec, buf, "frame")
 		if n == 0 {
-			if p := ec.pending(); p > 0 && !s.closing.Load() {
-				return true, fmt.Errorf("%w: connection closed inside a frame (%d bytes pending)", io.ErrUnexpectedEOF, p)
-			}
-			return true, io.EOF
+			return end, err
 		}
 		if s.closing.Load() {
 			ec.dropTail(&e.bufs)

@@ -85,21 +85,9 @@ func (s *Session[T]) evRead(ec *evConn, buf []byte, hup bool) (bool, error) {
 	e := s.e
 	o := &e.opts
 	for {
-		n, err := unix.Read(int(ec.fd), buf)
-		if err != nil {
-			switch {
-			case errors.Is(err, unix.EINTR):
-				continue
-			case errors.Is(err, unix.EAGAIN):
-				return false, nil
-			}
-			return true, ec.opError("read", os.NewSyscallError("read", err))
-		}
+		n, end, err := s.evReadOnce(ec, buf, "package")
 		if n == 0 {
-			if p := ec.pending(); p > 0 && !s.closing.Load() {
-				return true, fmt.Errorf("%w: connection closed inside a package (%d bytes pending)", io.ErrUnexpectedEOF, p)
-			}
-			return true, io.EOF
+			return end, err
 		}
 		s.bytesIn.Add(uint64(n))
 		s.lastRead.Store(e.wheel.Now())
@@ -184,4 +172,28 @@ func (e *endpoint[T]) evAppend(live []*Session[T]) []*Session[T] {
 		}
 	})
 	return live
+}
+
+// evReadOnce reads the socket once into buf. With n == 0 there is nothing
+// to consume: the socket is drained (end false), or reading has ended
+// (end true) with err, io.EOF for an orderly close, io.ErrUnexpectedEOF
+// when it cut a unit (a "package" or "frame") in the tail.
+func (s *Session[T]) evReadOnce(ec *evConn, buf []byte, unit string) (n int, end bool, err error) {
+	for {
+		n, err = unix.Read(int(ec.fd), buf)
+		switch {
+		case err == nil && n > 0:
+			return n, false, nil
+		case err == nil:
+			if p := ec.pending(); p > 0 && !s.closing.Load() {
+				return 0, true, fmt.Errorf("%w: connection closed inside a %s (%d bytes pending)", io.ErrUnexpectedEOF, unit, p)
+			}
+			return 0, true, io.EOF
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EAGAIN):
+			return 0, false, nil
+		}
+		return 0, true, ec.opError("read", os.NewSyscallError("read", err))
+	}
 }
