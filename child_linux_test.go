@@ -2,10 +2,18 @@ package getty_test
 
 import (
 	"bufio"
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"testing"
+	"time"
+
+	"github.com/gettynet/getty"
+	"github.com/gettynet/getty/codec/lengthfield"
+	"github.com/gettynet/getty/transport/tcp"
 )
 
 // serverProcess is a Test function of this binary run as a child process
@@ -52,4 +60,38 @@ func (p *serverProcess) line(t *testing.T) string {
 		t.Fatalf("server process ended: %v", p.out.Err())
 	}
 	return p.out.Text()
+}
+
+// serveChildEcho is the body of a child server: a length-field echo server
+// with opts on 127.0.0.1, its address printed as "addr A" for the parent.
+// With strict, a failed echo fails the test. The returned stop shuts it
+// down and waits for Serve.
+func serveChildEcho(t *testing.T, opts *getty.ServerOptions, strict bool) (*getty.Server[[]byte], func()) {
+	t.Helper()
+	h := getty.HandlerFuncs[[]byte]{Message: func(s *getty.Session[[]byte], p []byte) {
+		if err := s.Write(p); err != nil && strict {
+			t.Errorf("echo: %v", err)
+		}
+	}}
+	srv, err := getty.NewServer(lengthfield.Codec{}, h, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := tcp.Listen("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	fmt.Printf("addr %s\n", l.Addr())
+	return srv, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+		if err := <-served; !errors.Is(err, getty.ErrServerClosed) {
+			t.Errorf("Serve = %v", err)
+		}
+	}
 }

@@ -2,7 +2,6 @@ package getty_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/gettynet/getty"
-	"github.com/gettynet/getty/codec/lengthfield"
-	"github.com/gettynet/getty/transport/tcp"
 )
 
 const emfileChildEnv = "GETTY_EMFILE_SERVER"
@@ -118,23 +115,7 @@ func TestEMFILEServer(t *testing.T) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: 64, Max: 64}); err != nil {
 		t.Fatal(err)
 	}
-	h := getty.HandlerFuncs[[]byte]{Message: func(s *getty.Session[[]byte], p []byte) { s.Write(p) }} //nolint:errcheck // a failed echo ends the session
-	srv, err := getty.NewServer(lengthfield.Codec{}, h, &getty.ServerOptions{Options: getty.Options{Engine: engine, EventLoops: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := tcp.Listen("127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	fmt.Printf("addr %s\n", l.Addr())
-	bufio.NewScanner(os.Stdin).Scan() // until the parent closes stdin
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		t.Error(err)
-	}
-	<-served
+	_, stop := serveChildEcho(t, &getty.ServerOptions{Options: getty.Options{Engine: engine, EventLoops: 1}}, false) // peers may be gone: a failed echo just ends its session
+	bufio.NewScanner(os.Stdin).Scan()                                                                                // until the parent closes stdin
+	stop()
 }

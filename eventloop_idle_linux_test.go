@@ -2,7 +2,6 @@ package getty_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -14,8 +13,6 @@ import (
 	"time"
 
 	"github.com/gettynet/getty"
-	"github.com/gettynet/getty/codec/lengthfield"
-	"github.com/gettynet/getty/transport/tcp"
 )
 
 // idleChildEnv makes the test binary run TestEventLoopIdleServer as the
@@ -149,22 +146,7 @@ func TestEventLoopIdleServer(t *testing.T) {
 	if os.Getenv(idleChildEnv) == "" {
 		t.Skip("the server process of TestEventLoopHoldsTenThousandIdle")
 	}
-	h := getty.HandlerFuncs[[]byte]{Message: func(s *getty.Session[[]byte], p []byte) {
-		if err := s.Write(p); err != nil {
-			t.Errorf("echo: %v", err)
-		}
-	}}
-	srv, err := getty.NewServer(lengthfield.Codec{}, h, &getty.ServerOptions{Options: getty.Options{Engine: getty.EngineEventLoop}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := tcp.Listen("127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	fmt.Printf("addr %s\n", l.Addr())
+	srv, stop := serveChildEcho(t, &getty.ServerOptions{Options: getty.Options{Engine: getty.EngineEventLoop}}, true)
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		if in.Text() != "stats" {
@@ -178,12 +160,7 @@ func TestEventLoopIdleServer(t *testing.T) {
 		cpu := (ru.Utime.Nano() + ru.Stime.Nano()) / 1e6
 		fmt.Printf("stats %d %d %d %d %d\n", runtime.NumGoroutine(), rssKiB(t), countFDs(t), srv.Stats().SessionsOpen, cpu)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		t.Error(err)
-	}
-	<-served
+	stop()
 }
 
 func rssKiB(t *testing.T) int {
