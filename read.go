@@ -142,9 +142,9 @@ func (s *Session[T]) consume(data []byte) (used int, err error) {
 				Err: fmt.Errorf("%w: codec used %d of %d bytes", ErrBadPackage, n, len(data)-used)}
 		}
 		used += n
-		// On the event loop even a lone package corks: its reply can then
-		// leave from the read buffer (zero copy) at the uncork.
-		if !corked && (used < len(data) || s.w.lean) && e.opts.TaskPool == nil {
+		// With zero-copy replies even a lone package corks: its reply can
+		// then leave from the read buffer at the uncork.
+		if !corked && (used < len(data) || (s.w.lean && e.hdrEnc != nil)) && e.opts.TaskPool == nil {
 			s.w.corkOn(data)
 			corked = true
 		}
