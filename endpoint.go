@@ -44,6 +44,8 @@ type endpoint[T any] struct {
 	// with group, before any session starts).
 	evEnded func(*evConn)
 	closed  error // once set, new sessions are closed with it at once
+	// clock is group, for the coarse clock (now), read without mu.
+	clock atomic.Pointer[evGroup]
 
 	counters counters
 }
@@ -85,6 +87,7 @@ func newEndpoint[T any](codec Codec[T], h Handler[T], o Options) (*endpoint[T], 
 func (e *endpoint[T]) setGroup(g *evGroup, ended func(*evConn)) {
 	e.mu.Lock()
 	e.group = g
+	e.clock.Store(g)
 	e.evEnded = ended
 	e.mu.Unlock()
 }

@@ -102,7 +102,7 @@ func (s *Session[T]) evDecodeFrames(fc FramedConn, data []byte) (used int, panic
 				corked = true
 			}
 			s.bytesIn.Add(uint64(len(m.Data)))
-			s.lastRead.Store(e.wheel.Now())
+			s.lastRead.Store(e.now())
 			var before uint64
 			if e.obs != nil {
 				before = s.pkgsIn.Load()

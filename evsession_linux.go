@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/gettynet/getty/internal/eventloop"
 	"golang.org/x/sys/unix"
@@ -90,7 +91,7 @@ func (s *Session[T]) evRead(ec *evConn, buf []byte, hup bool) (bool, error) {
 			return end, err
 		}
 		s.bytesIn.Add(uint64(n))
-		s.lastRead.Store(e.wheel.Now())
+		s.lastRead.Store(e.now())
 		data := ec.withTail(&e.bufs, buf[:n])
 		var before uint64
 		if e.obs != nil {
@@ -196,4 +197,19 @@ func (s *Session[T]) evReadOnce(ec *evConn, buf []byte, unit string) (n int, end
 		}
 		return 0, true, ec.opError("read", os.NewSyscallError("read", err))
 	}
+}
+
+// now is the coarse clock of lastRead and lastWrite: the timing wheel's
+// while it ticks (its timeouts compare against it), else the event loops'
+// while one is awake (the time their batch began), else time.Now.
+func (e *endpoint[T]) now() int64 {
+	if t, ok := e.wheel.Ticking(); ok {
+		return t
+	}
+	if g := e.clock.Load(); g != nil {
+		if t, ok := g.Now(); ok {
+			return t
+		}
+	}
+	return time.Now().UnixNano()
 }

@@ -40,3 +40,6 @@ func (e *endpoint[T]) evAppend(live []*Session[T]) []*Session[T] { return live }
 type iovec struct{}
 
 func (*evConn) tryVec(*zcBatch, [][]byte) (int, error) { return 0, ErrEngineUnsupported }
+
+// now is the coarse clock of lastRead and lastWrite.
+func (e *endpoint[T]) now() int64 { return e.wheel.Now() }

@@ -129,3 +129,30 @@ func testFirstPackageTimeout(t *testing.T, env *testutil.Env) {
 		t.Fatalf("polite client after the deadline: %q %v", p, err)
 	}
 }
+
+// A first package that arrived in time counts while its handler still
+// runs: a slow first handler does not trip FirstPackageTimeout, even when
+// more packages came in the same read.
+func TestFirstPackageCountsWhileHandled(t *testing.T) {
+	forEngines(t, func(t *testing.T, env *testutil.Env) {
+		const limit = 100 * time.Millisecond
+		h := getty.HandlerFuncs[[]byte]{Message: func(s *getty.Session[[]byte], p []byte) {
+			if string(p) == "slow" {
+				time.Sleep(4 * limit)
+			}
+			s.Write(p) //nolint:errcheck // the client checks the replies
+		}}
+		_, l := serve(t, env, h, &getty.ServerOptions{FirstPackageTimeout: limit})
+		c := dialRaw(t, l)
+		two := append(frame([]byte("slow")), frame([]byte("next"))...)
+		if _, err := c.Write(two); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for _, want := range []string{"slow", "next"} {
+			if p, err := readFrame(c); err != nil || string(p) != want {
+				t.Fatalf("reply %q, %v; want %q (closed by the first-package timeout?)", p, err, want)
+			}
+		}
+	})
+}

@@ -69,7 +69,7 @@ func (s *Session[T]) readStream() error {
 			filled := w+n == len(buf)
 			w += n
 			s.bytesIn.Add(uint64(n))
-			s.lastRead.Store(e.wheel.Now())
+			s.lastRead.Store(e.now())
 			var before uint64
 			if e.obs != nil {
 				before = s.pkgsIn.Load()
@@ -124,7 +124,14 @@ func (s *Session[T]) consume(data []byte) (used int, err error) {
 		defer s.dispatching.Add(-1)
 	}
 	corked := false
+	// The packages are counted once per call, but for a session's first:
+	// FirstPackageTimeout looks for it while it is being handled.
+	counted := s.pkgsIn.Load() != 0
+	var delivered uint64
 	defer func() {
+		if delivered > 0 {
+			s.pkgsIn.Add(delivered)
+		}
 		if corked {
 			s.w.uncork()
 		}
@@ -148,7 +155,13 @@ func (s *Session[T]) consume(data []byte) (used int, err error) {
 			s.w.corkOn(data)
 			corked = true
 		}
-		s.deliver(pkg, nil)
+		if counted {
+			delivered++
+		} else {
+			s.pkgsIn.Add(1)
+			counted = true
+		}
+		s.handOver(pkg, nil)
 	}
 	return used, nil
 }
@@ -186,7 +199,7 @@ func (s *Session[T]) readMessages() error {
 			held = true
 		}
 		s.bytesIn.Add(uint64(len(m.Data)))
-		s.lastRead.Store(e.wheel.Now())
+		s.lastRead.Store(e.now())
 		var before uint64
 		if e.obs != nil {
 			before = s.pkgsIn.Load()
@@ -256,6 +269,11 @@ func (s *Session[T]) consumeMessage(m Message, held bool) error {
 // session's packages wait in its inbox (see inbox.pop).
 func (s *Session[T]) deliver(pkg T, from net.Addr) {
 	s.pkgsIn.Add(1)
+	s.handOver(pkg, from)
+}
+
+// handOver dispatches pkg, or submits it to the task pool.
+func (s *Session[T]) handOver(pkg T, from net.Addr) {
 	e := s.e
 	if pool := e.opts.TaskPool; pool != nil {
 		if e.detacher != nil {

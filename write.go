@@ -440,7 +440,7 @@ func (w *writer[T]) endLocked(n, pkgs int, err error) error {
 	if err == nil {
 		w.sess().bytesOut.Add(uint64(n))
 		w.sess().pkgsOut.Add(uint64(pkgs))
-		w.sess().lastWrite.Store(w.sess().e.wheel.Now())
+		w.sess().lastWrite.Store(w.sess().e.now())
 		w.wakeLocked()
 		return nil
 	}

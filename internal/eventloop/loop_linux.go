@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -63,6 +64,7 @@ type Loop[H Handler] struct {
 	stopping atomic.Bool
 	err      atomic.Pointer[error]
 	done     chan struct{}
+	g        *Group[H]
 }
 
 // Group is a set of loops; Next spreads descriptors over them round-robin.
@@ -70,6 +72,10 @@ type Group[H Handler] struct {
 	loops []*Loop[H]
 	next  atomic.Uint32
 	once  sync.Once
+	// A coarse clock: the loops store the time they woke (UnixNano) once
+	// per batch of events, and count themselves awake meanwhile.
+	now   atomic.Int64
+	awake atomic.Int32
 }
 
 // NewGroup starts n loops (n <= 0: one per usable CPU), each with a read
@@ -83,7 +89,7 @@ func NewGroup[H Handler](n, bufSize int) (*Group[H], error) {
 	}
 	g := &Group[H]{}
 	for range n {
-		l, err := newLoop[H](bufSize)
+		l, err := newLoop(g, bufSize)
 		if err != nil {
 			g.Close() //nolint:errcheck // the loops started so far stop; err is what matters
 			return nil, err
@@ -94,7 +100,7 @@ func NewGroup[H Handler](n, bufSize int) (*Group[H], error) {
 	return g, nil
 }
 
-func newLoop[H Handler](bufSize int) (*Loop[H], error) {
+func newLoop[H Handler](g *Group[H], bufSize int) (*Loop[H], error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("eventloop: epoll_create1: %w", err)
@@ -110,7 +116,18 @@ func newLoop[H Handler](bufSize int) (*Loop[H], error) {
 		unix.Close(epfd) //nolint:errcheck // cleanup after a failure
 		return nil, fmt.Errorf("eventloop: epoll_ctl eventfd: %w", err)
 	}
-	return &Loop[H]{epfd: epfd, wake: wake, buf: make([]byte, bufSize), done: make(chan struct{})}, nil
+	return &Loop[H]{epfd: epfd, wake: wake, buf: make([]byte, bufSize), done: make(chan struct{}), g: g}, nil
+}
+
+// Now returns the time (UnixNano) at which a loop last woke for a batch of
+// events, and true while some loop is awake; false when every loop waits.
+// Within a batch it is as old as the batch: a coarse clock that costs no
+// system call, for handlers and for code that runs while they do.
+func (g *Group[H]) Now() (int64, bool) {
+	if g.awake.Load() <= 0 {
+		return 0, false
+	}
+	return g.now.Load(), true
 }
 
 // Loops reports how many loops the group runs.
@@ -225,6 +242,8 @@ func (l *Loop[H]) run() {
 	handlers := make([]H, maxEvents)
 	var zero H
 	busy := false
+	l.g.awake.Add(1)
+	defer l.g.awake.Add(-1)
 	for {
 		// After a batch, look once more without sleeping: under load the
 		// next events are often there already, and a poll that returns at
@@ -235,9 +254,19 @@ func (l *Loop[H]) run() {
 		if busy {
 			timeout = 0
 		}
+		if !busy {
+			l.g.awake.Add(-1) // asleep: the clock goes stale
+		}
 		r, _, errno := unix.Syscall6(unix.SYS_EPOLL_WAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), timeout, 0, 0)
 		n := int(r)
+		wasBusy := busy
 		busy = errno == 0 && n > 0
+		if busy {
+			l.g.now.Store(time.Now().UnixNano())
+		}
+		if !wasBusy {
+			l.g.awake.Add(1) // after the clock is fresh
+		}
 		if errno == 0 && n == 0 {
 			runtime.Gosched() // nothing yet: let other goroutines run before sleeping
 			continue

@@ -138,3 +138,72 @@ func TestSlotsReusedAndListed(t *testing.T) {
 		t.Fatalf("listed %v, want 0, 2, 9", got)
 	}
 }
+
+// clockReader reports the group clock as its handler sees it.
+type clockReader struct {
+	fd  int
+	g   *Group[*clockReader]
+	got chan [2]int64 // clock, ok (1/0)
+}
+
+func (c *clockReader) OnEvent(events uint32, buf []byte) {
+	for {
+		if n, err := unix.Read(c.fd, buf); n <= 0 || err != nil {
+			break
+		}
+	}
+	now, ok := c.g.Now()
+	okv := int64(0)
+	if ok {
+		okv = 1
+	}
+	c.got <- [2]int64{now, okv}
+}
+
+func TestGroupClock(t *testing.T) {
+	g, err := NewGroup[*clockReader](1, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	c := &clockReader{fd: fds[0], g: g, got: make(chan [2]int64, 4)}
+	if _, err := g.Next().Add(fds[0], c); err != nil {
+		t.Fatal(err)
+	}
+	// An idle loop sleeps in epoll_wait: its clock is not offered.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := g.Now(); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the clock of an idle group is still offered")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for range 3 {
+		before := time.Now().UnixNano()
+		if _, err := unix.Write(fds[1], []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		var got [2]int64
+		select {
+		case got = <-c.got:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no event")
+		}
+		after := time.Now().UnixNano()
+		if got[1] != 1 {
+			t.Fatal("a handler found the clock not offered")
+		}
+		if got[0] < before || got[0] > after {
+			t.Fatalf("clock %d outside [%d, %d]: not the time of this batch", got[0], before, after)
+		}
+	}
+}

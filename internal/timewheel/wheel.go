@@ -87,6 +87,15 @@ func (w *Wheel) Now() int64 {
 	return w.now.Load()
 }
 
+// Ticking returns the coarse clock and true while the wheel ticks (timers
+// are pending); false when nothing refreshes it.
+func (w *Wheel) Ticking() (int64, bool) {
+	if w.sleeping.Load() {
+		return 0, false
+	}
+	return w.now.Load(), true
+}
+
 // NewTimer returns an unscheduled timer that calls f when it fires.
 func (w *Wheel) NewTimer(f func()) *Timer {
 	return &Timer{w: w, f: f, slot: -1}

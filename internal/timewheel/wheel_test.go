@@ -84,10 +84,22 @@ func TestIdleWheelSleepsAndClockStaysFresh(t *testing.T) {
 	if got := time.Duration(time.Now().UnixNano() - w.Now()); got > 50*time.Millisecond || got < -50*time.Millisecond {
 		t.Fatalf("clock off by %v before any timer", got)
 	}
+	if _, ok := w.Ticking(); ok {
+		t.Fatal("a wheel without timers says it ticks")
+	}
 	done := make(chan struct{})
+	long := w.NewTimer(func() {})
+	long.Schedule(time.Hour)
+	if now, ok := w.Ticking(); !ok || time.Duration(time.Now().UnixNano()-now) > 50*time.Millisecond {
+		t.Fatalf("Ticking with a timer pending: %v, %v old", ok, time.Duration(time.Now().UnixNano()-now))
+	}
+	long.Cancel()
 	w.NewTimer(func() { close(done) }).Schedule(time.Millisecond)
 	<-done
 	time.Sleep(20 * time.Millisecond) // let the wheel go idle
+	if _, ok := w.Ticking(); ok {
+		t.Fatal("an idle wheel says it ticks")
+	}
 	if got := time.Duration(time.Now().UnixNano() - w.Now()); got > 50*time.Millisecond {
 		t.Fatalf("clock stale by %v while idle", got)
 	}
