@@ -9,8 +9,8 @@ import (
 // SessionStats is a snapshot of one session's counters.
 type SessionStats struct {
 	Started     time.Time
-	LastRead    time.Time // coarse: within one timer tick
-	LastWrite   time.Time // coarse: within one timer tick
+	LastRead    time.Time // coarse: within one timer tick (event loops: one batch of events)
+	LastWrite   time.Time // coarse, as LastRead
 	BytesIn     uint64
 	BytesOut    uint64
 	PackagesIn  uint64
