@@ -149,9 +149,10 @@ func (s *Session[T]) consume(data []byte) (used int, err error) {
 				Err: fmt.Errorf("%w: codec used %d of %d bytes", ErrBadPackage, n, len(data)-used)}
 		}
 		used += n
-		// With zero-copy replies even a lone package corks: its reply can
-		// then leave from the read buffer at the uncork.
-		if !corked && (used < len(data) || (s.w.lean && e.hdrEnc != nil)) && e.opts.TaskPool == nil {
+		// With zero-copy replies even a lone package corks if it is large
+		// enough that its reply is better sent from the read buffer than
+		// copied (a small one costs less to copy than the cork).
+		if !corked && (used < len(data) || (s.w.lean && e.hdrEnc != nil && n >= zcMinPayload)) && e.opts.TaskPool == nil {
 			s.w.corkOn(data)
 			corked = true
 		}
