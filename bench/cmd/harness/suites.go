@@ -26,6 +26,11 @@ type server struct {
 
 func goArgs(addr string) []string { return []string{"-addr", addr} }
 
+// framesArgs runs a peer that decodes every frame and encodes a reply to
+// it, the work a getty server does, where the peer's plain echo server
+// sends bytes back unparsed.
+func framesArgs(addr string) []string { return []string{"-addr", addr, "-frames"} }
+
 // servers lists every program the harness can build, by name.
 func servers() map[string]server {
 	list := []server{
@@ -39,6 +44,10 @@ func servers() map[string]server {
 			buffers: "read: 64 KiB per event loop (ReadBufferCap default); per-connection inbound/outbound elastic ring buffers (1 KiB min)"},
 		{name: "nbio", dir: "servers/nbio", args: goArgs, peer: true,
 			buffers: "read: 64 KiB per poller (DefaultReadBufferSize); unsent bytes queued per connection"},
+		{name: "gnet-frames", dir: "servers/gnet", args: framesArgs, peer: true,
+			buffers: "as gnet; -frames: decodes each length-prefixed frame and encodes a reply to it, the replies of one read in one Write (a reply buffer per connection, made on its first traffic)"},
+		{name: "nbio-frames", dir: "servers/nbio", args: framesArgs, peer: true,
+			buffers: "as nbio; -frames: decodes each length-prefixed frame and encodes a reply to it, the replies of one read in one Write (a partial frame and a reply buffer per connection, made on its first data)"},
 		{name: "netpoll", dir: "servers/netpoll", args: goArgs, peer: true,
 			buffers: "read: per-connection linked buffer, 4 KiB pages growing on demand (defaultLinkBufferSize = page size); handler on a goroutine pool"},
 		{name: "evio", dir: "servers/evio", args: goArgs, peer: true,
@@ -106,7 +115,7 @@ func suites() []suite {
 		{
 			name:    "tcp",
 			title:   "TCP echo, length-prefixed frames",
-			servers: []string{"getty", "getty-eventloop", "std", "gnet", "nbio", "netpoll", "evio", "dubbo-getty", "go-epoll", "c-epoll"},
+			servers: []string{"getty", "getty-eventloop", "std", "gnet", "gnet-frames", "nbio", "nbio-frames", "netpoll", "evio", "dubbo-getty", "go-epoll", "c-epoll"},
 			full:    matrix([]int{100, 1000}, []int{64, 4096}, []int{1, 16}),
 			quick:   []cell{{Conns: 100, Size: 64, Depth: 1}, {Conns: 100, Size: 4096, Depth: 16}},
 			dial:    tcpDial,

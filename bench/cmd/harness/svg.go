@@ -13,6 +13,8 @@ var palette = map[string]string{
 	"std":         "#7f7f7f",
 	"gnet":        "#1f77b4",
 	"nbio":        "#2ca02c",
+	"gnet-frames": "#6baed6",
+	"nbio-frames": "#74c476",
 	"netpoll":     "#9467bd",
 	"evio":        "#8c564b",
 	"dubbo-getty": "#ff7f0e",

@@ -1,9 +1,15 @@
 // Command gnet is the gnet v2 echo server of the benchmark harness, as in
 // gnet's own echo example: OnTraffic takes every buffered byte and writes it
 // back. Multicore on (one event loop per CPU the process may use).
+//
+// With -frames it does the work a getty server does instead: it decodes
+// each length-prefixed frame, hands the payload to a handler that replies
+// with it, and encodes the replies of one read into one write, as an RPC
+// server built on gnet would.
 package main
 
 import (
+	"encoding/binary"
 	"flag"
 	"log"
 
@@ -18,8 +24,59 @@ func (*echo) OnTraffic(c gnet.Conn) gnet.Action {
 	return gnet.None
 }
 
+const maxFrame = 4 << 20 // the largest frame accepted (getty's default MaxPackageSize)
+
+// framed decodes frames and answers each with a frame of its own.
+type framed struct{ gnet.BuiltinEventEngine }
+
+// replies is a connection's reply buffer, made on its first traffic.
+type replies struct{ out []byte }
+
+func (*framed) OnTraffic(c gnet.Conn) gnet.Action {
+	r, _ := c.Context().(*replies)
+	if r == nil {
+		r = &replies{out: make([]byte, 0, 1024)}
+		c.SetContext(r)
+	}
+	out := r.out[:0]
+	for {
+		hdr, err := c.Peek(4)
+		if err != nil {
+			break // no whole header yet
+		}
+		n := int(binary.BigEndian.Uint32(hdr))
+		if n+4 > maxFrame {
+			return gnet.Close
+		}
+		if c.InboundBuffered() < n+4 {
+			break // the rest of the frame is still to come
+		}
+		frame, err := c.Next(n + 4)
+		if err != nil {
+			return gnet.Close
+		}
+		out = handle(out, frame[4:])
+	}
+	r.out = out
+	if len(out) > 0 {
+		c.Write(out) //nolint:errcheck // gnet closes broken connections itself
+	}
+	return gnet.None
+}
+
+// handle is the application: it answers a payload with itself, encoded.
+func handle(out, payload []byte) []byte {
+	out = binary.BigEndian.AppendUint32(out, uint32(len(payload)))
+	return append(out, payload...)
+}
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7000", "listen address")
+	frames := flag.Bool("frames", false, "decode length-prefixed frames and reply to each")
 	flag.Parse()
-	log.Fatal(gnet.Run(&echo{}, "tcp://"+*addr, gnet.WithMulticore(true)))
+	var h gnet.EventHandler = &echo{}
+	if *frames {
+		h = &framed{}
+	}
+	log.Fatal(gnet.Run(h, "tcp://"+*addr, gnet.WithMulticore(true)))
 }
