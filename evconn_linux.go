@@ -702,8 +702,14 @@ func (c *evConn) tryVec(z *zcBatch, vecs [][]byte) (int, error) {
 	if len(iov) == 0 {
 		return 0, nil
 	}
+	// One segment (frames sent on as they came merge into one) goes with
+	// write(2), which spares the kernel the iovec import of writev.
+	call, arg, cnt := uintptr(unix.SYS_WRITEV), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov))
+	if len(iov) == 1 {
+		call, arg, cnt = unix.SYS_WRITE, uintptr(unsafe.Pointer(iov[0].Base)), uintptr(iov[0].Len)
+	}
 	for {
-		n, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(c.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+		n, _, errno := unix.Syscall(call, uintptr(c.fd), arg, cnt)
 		var err error
 		if errno != 0 {
 			err = errno
