@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"flag"
 	"log"
+	"sync"
 
 	"github.com/panjf2000/gnet/v2"
 )
@@ -29,16 +30,14 @@ const maxFrame = 4 << 20 // the largest frame accepted (getty's default MaxPacka
 // framed decodes frames and answers each with a frame of its own.
 type framed struct{ gnet.BuiltinEventEngine }
 
-// replies is a connection's reply buffer, made on its first traffic.
-type replies struct{ out []byte }
+// replies lends the reply buffer of one OnTraffic: Write copies what the
+// socket does not take at once.
+var replies = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func (*framed) OnTraffic(c gnet.Conn) gnet.Action {
-	r, _ := c.Context().(*replies)
-	if r == nil {
-		r = &replies{out: make([]byte, 0, 1024)}
-		c.SetContext(r)
-	}
-	out := r.out[:0]
+	rp := replies.Get().(*[]byte)
+	defer replies.Put(rp)
+	out := (*rp)[:0]
 	for {
 		hdr, err := c.Peek(4)
 		if err != nil {
@@ -57,7 +56,7 @@ func (*framed) OnTraffic(c gnet.Conn) gnet.Action {
 		}
 		out = handle(out, frame[4:])
 	}
-	r.out = out
+	*rp = out
 	if len(out) > 0 {
 		c.Write(out) //nolint:errcheck // gnet closes broken connections itself
 	}

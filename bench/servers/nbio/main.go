@@ -2,7 +2,7 @@
 // README: OnData writes the data back. Default engine configuration.
 //
 // With -frames it does the work a getty server does instead: it decodes
-// each length-prefixed frame (keeping a partial one per connection), hands
+// each length-prefixed frame (keeping a partial one with its connection), hands
 // the payload to a handler that replies with it, and encodes the replies
 // of one read into one write, as an RPC server built on nbio would.
 package main
@@ -13,6 +13,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/lesismal/nbio"
@@ -20,23 +21,24 @@ import (
 
 const maxFrame = 4 << 20 // the largest frame accepted (getty's default MaxPackageSize)
 
-// conn is a connection's framing state, made on its first data.
+// conn is the framing state of a connection that has had a partial frame.
 type conn struct {
 	tail []byte // the start of a partial frame
-	out  []byte // replies of one read
 }
+
+// replies lends the reply buffer of one OnData: Write copies what the
+// socket does not take at once.
+var replies = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func onFrames(c *nbio.Conn, data []byte) {
 	st, _ := c.Session().(*conn)
-	if st == nil {
-		st = &conn{out: make([]byte, 0, 1024)}
-		c.SetSession(st)
-	}
-	if len(st.tail) > 0 {
+	if st != nil && len(st.tail) > 0 {
 		st.tail = append(st.tail, data...)
 		data = st.tail
 	}
-	out := st.out[:0]
+	rp := replies.Get().(*[]byte)
+	defer replies.Put(rp)
+	out := (*rp)[:0]
 	for len(data) >= 4 {
 		n := int(binary.BigEndian.Uint32(data))
 		if n+4 > maxFrame {
@@ -49,12 +51,19 @@ func onFrames(c *nbio.Conn, data []byte) {
 		out = handle(out, data[4:n+4])
 		data = data[n+4:]
 	}
-	// Keep the partial frame (data may lie in st.tail itself: copy moves).
-	if len(data) > cap(st.tail) {
-		st.tail = make([]byte, 0, len(data))
+	if len(data) > 0 && st == nil {
+		st = &conn{}
+		c.SetSession(st)
 	}
-	st.tail = st.tail[:copy(st.tail[:len(data)], data)]
-	st.out = out
+	if st != nil {
+		// Keep the partial frame (data may lie in st.tail itself: copy
+		// moves).
+		if len(data) > cap(st.tail) {
+			st.tail = make([]byte, 0, len(data))
+		}
+		st.tail = st.tail[:copy(st.tail[:len(data)], data)]
+	}
+	*rp = out
 	if len(out) > 0 {
 		c.Write(out) //nolint:errcheck // nbio closes broken connections itself
 	}
