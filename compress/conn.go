@@ -279,6 +279,8 @@ func (c *Conn) setContent(content []byte) error {
 	for rest := content; len(rest) > 0; n++ {
 		l, k := binary.Uvarint(rest)
 		switch {
+		case n == maxRecords:
+			return c.fail(fmt.Errorf("%w: more than %d messages in a frame", ErrCorrupt, maxRecords))
 		case k <= 0:
 			return c.fail(fmt.Errorf("%w: bad record header", ErrCorrupt))
 		case l > uint64(len(rest)-k):
@@ -412,7 +414,7 @@ func (c *Conn) appendFrames(out []byte, ms []getty.Message) ([]byte, error) {
 		out = append(out, make([]byte, headerLen)...)
 		for j := i; i < len(ms); i++ {
 			n := len(ms[i].Data)
-			if i > j && len(out)-start-headerLen+uvarintLen(uint64(n))+n > k.cfg.batch {
+			if i > j && (i-j == maxRecords || len(out)-start-headerLen+uvarintLen(uint64(n))+n > k.cfg.batch) {
 				break
 			}
 			out = binary.AppendUvarint(out, uint64(n))

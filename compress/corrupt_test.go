@@ -147,6 +147,7 @@ func corruptCases(t *testing.T, alg compress.Algorithm) []corruptCase {
 			{"empty raw frame", rawFrame(alg, false, nil), compress.ErrCorrupt},
 			{"record overruns frame", rawFrame(alg, false, []byte{10, 'a', 'b'}), compress.ErrCorrupt},
 			{"bad record header", rawFrame(alg, false, []byte{0xFF, 0xFF}), compress.ErrCorrupt},
+			{"257 records in a frame", rawFrame(alg, false, make([]byte, 257)), compress.ErrCorrupt},
 			{"frame above max", rawFrame(alg, false, make([]byte, max+100)), getty.ErrMessageTooLarge},
 			{"bad flags after a good frame", append(good(alg, pkgFrame([]byte("ok"))), 0x00, 0, 0, 0, 1, 0), compress.ErrCorrupt},
 			{"peer closed inside a header", valid[:3], io.ErrUnexpectedEOF},

@@ -102,6 +102,10 @@
 //
 // # Decompression bombs
 //
+// A frame carries at most 256 messages (a sender batches no more), so a
+// few compressed bytes cannot stand for millions of empty messages, each
+// a callback; a frame with more is corrupt.
+//
 // A frame's decompressed size is capped at the session's MaxPackageSize, or
 // at Config.BatchSize if that is larger (64 KiB by default; frames batch
 // small messages), plus a few bytes of record header; the codec still holds

@@ -13,7 +13,7 @@ import (
 //	flags   = 0b101 C AAAA                   marker, compressed bit, algorithm id
 //	body    = content                        when C = 0 (raw)
 //	        | uvarint(len(content)) data     when C = 1; data decompresses to content
-//	content = record+                        one record per message
+//	content = record{1,256}                  one record per message
 //	record  = uvarint(len(message)) message
 
 const (
@@ -27,6 +27,10 @@ const (
 	recordSlack = binary.MaxVarintLen32
 	// maxBody is the largest body the 32-bit length can describe.
 	maxBody = 1<<32 - 1
+	// maxRecords is the most messages one frame carries. Without a bound
+	// a few bytes of compressed frame could stand for millions of empty
+	// messages, each a callback (S2 makes 1 MiB of them out of 20 bytes).
+	maxRecords = 256
 )
 
 // frameCap is the largest content (and body) a receiver with MaxPackageSize
