@@ -398,7 +398,7 @@ func (c *evConn) Write(b []byte) (int, error) {
 		if c.has(evClosed) {
 			return written, c.opError("write", net.ErrClosed)
 		}
-		n, err := unix.Write(int(c.fd), b[written:])
+		n, err := rawWrite(c.fd, b[written:])
 		if n > 0 {
 			written += n
 			armed = false
@@ -596,7 +596,7 @@ func (c *evConn) tryOne(b []byte) (int, error) {
 		return 0, c.opError("write", net.ErrClosed)
 	}
 	for {
-		n, err := unix.Write(int(c.fd), b)
+		n, err := rawWrite(c.fd, b)
 		if done, n, err := c.tried(n, err); done {
 			return n, err
 		}
@@ -702,19 +702,9 @@ func (c *evConn) tryVec(z *zcBatch, vecs [][]byte) (int, error) {
 	if len(iov) == 0 {
 		return 0, nil
 	}
-	// One segment (frames sent on as they came merge into one) goes with
-	// write(2), which spares the kernel the iovec import of writev.
-	call, arg, cnt := uintptr(unix.SYS_WRITEV), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov))
-	if len(iov) == 1 {
-		call, arg, cnt = unix.SYS_WRITE, uintptr(unsafe.Pointer(iov[0].Base)), uintptr(iov[0].Len)
-	}
 	for {
-		n, _, errno := unix.Syscall(call, uintptr(c.fd), arg, cnt)
-		var err error
-		if errno != 0 {
-			err = errno
-		}
-		if done, n, err := c.tried(int(n), err); done {
+		n, err := rawWritev(c.fd, iov)
+		if done, n, err := c.tried(n, err); done {
 			return n, err
 		}
 	}

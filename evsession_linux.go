@@ -181,7 +181,7 @@ func (e *endpoint[T]) evAppend(live []*Session[T]) []*Session[T] {
 // when it cut a unit (a "package" or "frame") in the tail.
 func (s *Session[T]) evReadOnce(ec *evConn, buf []byte, unit string) (n int, end bool, err error) {
 	for {
-		n, err = unix.Read(int(ec.fd), buf)
+		n, err = rawRead(ec.fd, buf)
 		switch {
 		case err == nil && n > 0:
 			return n, false, nil

@@ -257,7 +257,13 @@ func (l *Loop[H]) run() {
 		if !busy {
 			l.g.awake.Add(-1) // asleep: the clock goes stale
 		}
-		r, _, errno := unix.Syscall6(unix.SYS_EPOLL_WAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), timeout, 0, 0)
+		// A poll that does not wait is a raw call: it never blocks, and
+		// the scheduler need not hear of it.
+		syscall6 := unix.Syscall6
+		if busy {
+			syscall6 = unix.RawSyscall6
+		}
+		r, _, errno := syscall6(unix.SYS_EPOLL_WAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), timeout, 0, 0)
 		n := int(r)
 		wasBusy := busy
 		busy = errno == 0 && n > 0
