@@ -81,7 +81,10 @@ func (w *writer[T]) encodeRefLocked(out *[]byte, pkg T) error {
 		return fmt.Errorf("%w: encoded package is %d bytes, the limit is %d", ErrMessageTooLarge, size, e.opts.MaxPackageSize)
 	}
 	z := w.zc
-	if z.holds(payload) {
+	// While a flusher writes the queued references without the lock, a
+	// package queued meanwhile is copied: once done, the flusher drops
+	// every reference, and would drop one added now unwritten.
+	if !z.inflight && z.holds(payload) {
 		off := z.offset(payload)
 		hdr := b[start:]
 		// When the bytes before the payload are this very header (a frame
@@ -178,8 +181,9 @@ func (w *writer[T]) flushRefsLocked() bool {
 	w.setInflight(total)
 	z.inflight = true
 	w.beginLocked()
+	vecs := z.segments(*buf) // under the lock, as the references are
 	w.mu.Unlock()
-	n, err := w.sess().stream.(*evConn).tryVec(z, z.segments(*buf))
+	n, err := w.sess().stream.(*evConn).tryVec(z, vecs)
 	w.observeWrite(err, n, total, pkgs)
 	w.mu.Lock()
 	z.inflight = false

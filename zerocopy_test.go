@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -150,6 +152,80 @@ func TestWrittenBytesMayChangeAfterWrite(t *testing.T) {
 		}
 		if err := exchange(conn, in, want, false); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestRepliesFromTheReadBufferBesideAnotherWriter checks zero-copy replies
+// while another goroutine keeps writing to the same session: that
+// goroutine is often the flusher when the loop's callback queues its
+// replies, and may write them from the read buffer while the callback goes
+// on queueing more. Every echo must arrive whole and in order, between the
+// other goroutine's packages.
+func TestRepliesFromTheReadBufferBesideAnotherWriter(t *testing.T) {
+	forEngines(t, func(t *testing.T, env *testutil.Env) {
+		tick := bytes.Repeat([]byte("tick"), 256)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		t.Cleanup(func() { close(stop); wg.Wait() })
+		h := getty.HandlerFuncs[[]byte]{
+			Open: func(s *getty.Session[[]byte]) error {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						if s.Stats().Backlog > 64<<10 {
+							runtime.Gosched()
+							continue
+						}
+						if s.Write(tick) != nil {
+							return
+						}
+						runtime.Gosched()
+					}
+				}()
+				return nil
+			},
+			Message: func(s *getty.Session[[]byte], p []byte) {
+				if err := s.Write(p); err != nil {
+					t.Errorf("echo: %v", err)
+				}
+			},
+		}
+		_, l := serve(t, env, h, &getty.ServerOptions{Options: getty.Options{ZeroCopyReplies: true, MaxWriteBacklog: 64 << 20}})
+		conn := dialRaw(t, l)
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		r := bufio.NewReaderSize(conn, 64<<10)
+		// Bursts of a few packages, each answered before the next: many
+		// dispatches, each corked over its burst.
+		const bursts, burst = 2000, 4
+		var in []byte
+		for b := range bursts {
+			in = in[:0]
+			for i := range burst {
+				in = append(in, frame(payload(b*burst+i, 512+i*100))...)
+			}
+			if _, err := conn.Write(in); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < burst; {
+				got, err := readFrame(readerConn{conn, r})
+				if err != nil {
+					t.Fatalf("burst %d, echo %d: %v", b, i, err)
+				}
+				if bytes.Equal(got, tick) {
+					continue
+				}
+				if want := payload(b*burst+i, 512+i*100); !bytes.Equal(got, want) {
+					t.Fatalf("burst %d, echo %d: %d bytes, want %d (first difference at %d)", b, i, len(got), len(want), firstDiff(got, want))
+				}
+				i++
+			}
 		}
 	})
 }
