@@ -242,6 +242,7 @@ func (l *Loop[H]) run() {
 	handlers := make([]H, maxEvents)
 	var zero H
 	busy := false
+	l.g.now.Store(time.Now().UnixNano()) // awake from here: the clock is fresh first
 	l.g.awake.Add(1)
 	defer l.g.awake.Add(-1)
 	for {
@@ -267,7 +268,10 @@ func (l *Loop[H]) run() {
 		n := int(r)
 		wasBusy := busy
 		busy = errno == 0 && n > 0
-		if busy {
+		if busy || !wasBusy {
+			// A batch, or a wake from sleep without one (a signal
+			// interrupts the wait): the loop counts itself awake below,
+			// and must not offer the time of a batch long past.
 			l.g.now.Store(time.Now().UnixNano())
 		}
 		if !wasBusy {

@@ -2,6 +2,8 @@ package eventloop
 
 import (
 	"errors"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -206,4 +208,72 @@ func TestGroupClock(t *testing.T) {
 			t.Fatalf("clock %d outside [%d, %d]: not the time of this batch", got[0], before, after)
 		}
 	}
+}
+
+// TestGroupClockAfterInterruptedWait checks that a loop never offers a
+// stale clock: a loop whose wait a signal interrupts (EINTR; the Go runtime
+// signals its threads) is awake for a moment without a batch, and must not
+// offer the time of its last batch (long ago), nor zero before its first.
+func TestGroupClockAfterInterruptedWait(t *testing.T) {
+	g, err := NewGroup[*clockReader](1, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	c := &clockReader{fd: fds[0], g: g, got: make(chan [2]int64, 4)}
+	if _, err := g.Next().Add(fds[0], c); err != nil {
+		t.Fatal(err)
+	}
+	pid := unix.Getpid()
+	signalThreads := func() {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range tasks {
+			if tid, err := strconv.Atoi(task.Name()); err == nil {
+				unix.Tgkill(pid, tid, unix.SIGURG) //nolint:errcheck // a thread may have exited
+			}
+		}
+	}
+	// check signals the loop's thread while it sleeps, and fails if the
+	// clock it then offers is older than the moment it was seen asleep.
+	check := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if _, ok := g.Now(); !ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the loop never sleeps")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		asleep := time.Now().UnixNano()
+		for end := time.Now().Add(500 * time.Millisecond); time.Now().Before(end); {
+			signalThreads()
+			for range 10000 {
+				if now, ok := g.Now(); ok && now < asleep {
+					t.Fatalf("%s: the clock offered %d, %v before the loop was seen asleep", what, now, time.Duration(asleep-now))
+				}
+			}
+		}
+	}
+	check("before the first batch")
+	if _, err := unix.Write(fds[1], []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event")
+	}
+	check("after a batch")
 }

@@ -199,7 +199,11 @@ func (w *Wheel) run() {
 		select {
 		case <-w.stop:
 			return
-		case now := <-ticker.C:
+		case <-ticker.C:
+			// Not the time the tick carries: a tick that fell due while
+			// the wheel slept is delivered when it wakes, with the time it
+			// fell due (as long ago as the sleep).
+			now := time.Now()
 			w.now.Store(now.UnixNano())
 			due = w.advance(now, due[:0])
 			for i, t := range due {
@@ -214,8 +218,10 @@ func (w *Wheel) run() {
 				case <-w.stop:
 					return
 				case <-w.wake:
-					w.sleeping.Store(false)
+					// The clock first: once sleeping is false, readers
+					// take it as fresh.
 					w.now.Store(time.Now().UnixNano())
+					w.sleeping.Store(false)
 				}
 			}
 		}

@@ -126,3 +126,44 @@ func BenchmarkSchedule(b *testing.B) {
 		tm.Schedule(time.Second)
 	}
 }
+
+// TestClockFreshOnWake checks the clock of a wheel that wakes from sleep:
+// from the moment it is offered again (Ticking), it is not the time of the
+// tick before the wheel slept.
+func TestClockFreshOnWake(t *testing.T) {
+	w := New(time.Millisecond)
+	defer w.Stop()
+	tm := w.NewTimer(func() {})
+	tm.Schedule(time.Millisecond) // starts the wheel
+	for range 200 {
+		tm.Cancel()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if _, ok := w.Ticking(); !ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the idle wheel never sleeps")
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		asleep := time.Now().UnixNano()
+		woke := make(chan struct{})
+		go func() {
+			defer close(woke)
+			tm.Schedule(time.Hour) // wakes the wheel
+		}()
+		for {
+			now, ok := w.Ticking()
+			if !ok {
+				continue
+			}
+			if now < asleep {
+				<-woke
+				t.Fatalf("the waking wheel offered a clock %v older than the moment it was seen asleep", time.Duration(asleep-now))
+			}
+			break
+		}
+		<-woke
+	}
+}
