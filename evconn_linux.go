@@ -384,6 +384,16 @@ func (c *evConn) signalOut() {
 	}
 }
 
+// awaitOut waits a little (10 ms) for output space and, if there is some,
+// wakes the writer waiting for it: it stands in for the loop while the loop
+// cannot (Session.evStalled).
+func (c *evConn) awaitOut() {
+	fds := [1]unix.PollFd{{Fd: c.fd, Events: unix.POLLOUT}}
+	if n, err := unix.Poll(fds[:], 10); err == nil && n > 0 && c.take(evWantOut) {
+		c.signalOut()
+	}
+}
+
 // Read is not used: the loop reads the socket.
 func (c *evConn) Read([]byte) (int, error) {
 	return 0, fmt.Errorf("%w: an event-loop connection is read by its loop", ErrEngineUnsupported)

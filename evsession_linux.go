@@ -52,11 +52,14 @@ func (s *Session[T]) evStart(g *evGroup, ec *evConn) {
 	if err == nil {
 		ec.loop, ec.slot = loop, slot
 		ec.set(evRegistered)
+		if ec.has(evWantOut) {
+			// A write in OnOpen found the socket full. Under mu: once it
+			// is unlocked the session may end, close the descriptor (its
+			// number then taken by another connection) and leave the loop.
+			ec.watchOut()
+		}
 	}
 	ec.mu.Unlock()
-	if ec.has(evWantOut) {
-		ec.watchOut() // a write in OnOpen found the socket full
-	}
 	if err != nil {
 		s.closeWith(&OpError{Op: "read", Session: s.id, Addr: ec.RemoteAddr(), Err: err}, false)
 	}
@@ -142,6 +145,26 @@ func (s *Session[T]) evConsume(data []byte) (used int, panicked bool, err error)
 	}()
 	used, err = s.consume(data)
 	return used, false, err
+}
+
+// evStalled returns the event-loop connection of s if its loop may be
+// unable to report output space to a waiting flusher until a callback
+// returns: the loop does not watch the connection yet (OnOpen), or a
+// callback holds s.cb (running on the loop, or off it, OnCron, where the
+// loop waits for it as soon as a package comes). Otherwise nil.
+func (s *Session[T]) evStalled() *evConn {
+	ec := s.evConn()
+	if ec == nil {
+		return nil
+	}
+	if !ec.has(evRegistered) {
+		return ec
+	}
+	if s.cb.TryLock() {
+		s.cb.Unlock() // no callback runs: the loop is free to report output space
+		return nil
+	}
+	return ec
 }
 
 // onLoop reports whether an event loop drives s.

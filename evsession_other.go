@@ -33,6 +33,10 @@ func (srv *Server[T]) evServe(Listener, fdListener) error { return ErrEngineUnsu
 
 func (s *Session[T]) onLoop() bool { return false }
 
+func (s *Session[T]) evStalled() *evConn { return nil }
+
+func (*evConn) awaitOut() {}
+
 func (s *Session[T]) evRelease() {}
 
 func (e *endpoint[T]) evAppend(live []*Session[T]) []*Session[T] { return live }

@@ -1,6 +1,7 @@
 package getty_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gettynet/getty"
+	"github.com/gettynet/getty/codec/lengthfield"
 	"github.com/gettynet/getty/internal/testutil"
 )
 
@@ -275,6 +277,62 @@ func testBlockingBacklogEndsAtWriteTimeout(t *testing.T, env *testutil.Env) {
 	oneError(t, errs, getty.ErrWriteTimeout)
 }
 
+// TestBlockingBacklogInCallback checks BlockOnBacklog for writes made by
+// OnOpen, OnMessage and OnCron: a reply larger than the backlog waits for a
+// peer that reads it all, and is written whole. On the event loop such a
+// write waits where the flusher's wake-ups come from: on the loop itself,
+// before the loop watches the connection, or while the loop waits to
+// dispatch a package until OnCron returns.
+func TestBlockingBacklogInCallback(t *testing.T) {
+	forEngines(t, func(t *testing.T, env *testutil.Env) {
+		const chunks, size = 128, 64 << 10
+		chunk := payload(1, size)
+		for _, in := range []string{"OnOpen", "OnMessage", "OnCron"} {
+			t.Run(in, func(t *testing.T) {
+				replied := make(chan error, 1)
+				var once sync.Once
+				reply := func(s *getty.Session[[]byte]) {
+					once.Do(func() {
+						for range chunks {
+							if err := s.Write(chunk); err != nil {
+								replied <- err
+								return
+							}
+						}
+						replied <- nil
+					})
+				}
+				h := getty.HandlerFuncs[[]byte]{Message: func(*getty.Session[[]byte], []byte) {}}
+				switch in {
+				case "OnOpen":
+					h.Open = func(s *getty.Session[[]byte]) error { reply(s); return nil }
+				case "OnMessage":
+					h.Message = func(s *getty.Session[[]byte], _ []byte) { reply(s) }
+				case "OnCron":
+					h.Cron = reply
+				}
+				_, l := serve(t, env, h, &getty.ServerOptions{Options: getty.Options{CronPeriod: 20 * time.Millisecond,
+					MaxWriteBacklog: 256 << 10, BlockOnBacklog: true, WriteTimeout: 2 * time.Second}})
+				conn := dialRaw(t, l)
+				conn.SetDeadline(time.Now().Add(10 * time.Second))
+				// A slow reader, so that the server's socket buffer fills; its
+				// package comes while OnOpen's or OnCron's reply waits.
+				time.Sleep(100 * time.Millisecond)
+				if _, err := conn.Write(frame([]byte("go"))); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(50 * time.Millisecond)
+				if n, err := io.CopyN(io.Discard, conn, chunks*(size+4)); err != nil {
+					t.Fatalf("read %d of %d bytes: %v", n, chunks*(size+4), err)
+				}
+				if err := <-replied; err != nil {
+					t.Fatalf("reply: %v", err)
+				}
+			})
+		}
+	})
+}
+
 func TestOnOpenRejects(t *testing.T) { forEngines(t, testOnOpenRejects) }
 
 func testOnOpenRejects(t *testing.T, env *testutil.Env) {
@@ -318,6 +376,64 @@ func testHandlerPanicClosesOnlyItsSession(t *testing.T, env *testutil.Env) {
 	if p, err := readFrame(good); err != nil || string(p) != "still here" {
 		t.Fatal(p, err)
 	}
+}
+
+// boomCodec is lengthfield's Decode and Encode, but Encode panics on a
+// package that starts with "boom".
+type boomCodec struct{}
+
+func (boomCodec) Decode(data []byte, max int) ([]byte, int, error) {
+	return lengthfield.Codec{}.Decode(data, max)
+}
+
+func (boomCodec) Encode(dst []byte, p []byte) ([]byte, error) {
+	if bytes.HasPrefix(p, []byte("boom")) {
+		panic("codec boom")
+	}
+	return lengthfield.Codec{}.Encode(dst, p)
+}
+
+// boomHeaderCodec is boomCodec with an EncodeHeader (zero-copy replies on
+// the event loop) that panics as its Encode does.
+type boomHeaderCodec struct{ boomCodec }
+
+func (boomHeaderCodec) EncodeHeader(dst []byte, p []byte) ([]byte, []byte, error) {
+	if bytes.HasPrefix(p, []byte("boom")) {
+		panic("codec boom")
+	}
+	return lengthfield.Codec{}.EncodeHeader(dst, p)
+}
+
+// TestEncodePanicClosesOnlyItsSession checks a codec that panics while a
+// callback writes: the panic ends that session as a panic of the callback
+// does, and the other sessions (on an event loop, those of the same loop)
+// and the server's shutdown go on.
+func TestEncodePanicClosesOnlyItsSession(t *testing.T) {
+	forEngines(t, func(t *testing.T, env *testutil.Env) {
+		cases := []struct {
+			name  string
+			codec getty.Codec[[]byte]
+			opts  getty.Options
+		}{
+			{name: "Encode", codec: boomCodec{}, opts: getty.Options{EventLoops: 1}},
+			{name: "EncodeHeader", codec: boomHeaderCodec{}, opts: getty.Options{EventLoops: 1, ZeroCopyReplies: true}},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				rec := newRecorder(t, true)
+				_, l := serveCodec(t, env, c.codec, rec, &getty.ServerOptions{Options: c.opts})
+				good, bad := dialRaw(t, l), dialRaw(t, l)
+				roundTrip(t, good, []byte("before"))
+				bad.Write(frame(append([]byte("boom"), payload(1, 600)...)))
+				cause, errs := rec.waitClosed(t)
+				if !errors.Is(cause, getty.ErrPanic) {
+					t.Errorf("cause %v", cause)
+				}
+				oneError(t, errs, getty.ErrPanic)
+				roundTrip(t, good, []byte("after"))
+			})
+		}
+	})
 }
 
 func TestMaxSessions(t *testing.T) { forEngines(t, testMaxSessions) }

@@ -187,6 +187,15 @@ func (w *writer[T]) admitLocked() error {
 		if !o.BlockOnBacklog {
 			return ErrWriteQueueFull
 		}
+		if ec := w.sess().evStalled(); ec != nil {
+			// The flusher waits for the event loop to report output
+			// space, which the loop may not do before this callback
+			// returns: watch for it here.
+			w.mu.Unlock()
+			ec.awaitOut()
+			w.mu.Lock()
+			continue
+		}
 		w.waitLocked()
 	}
 }
@@ -200,16 +209,7 @@ func (w *writer[T]) writePkg(pkg T, addr net.Addr) error {
 	}
 	out := w.buf()
 	start := len(*out)
-	kind := Binary
-	var err error
-	switch {
-	case s.msg != nil && s.e.msgCodec != nil:
-		*out, kind, err = s.e.msgCodec.EncodeMessage(*out, pkg)
-	case w.zc != nil:
-		err = w.encodeRefLocked(out, pkg)
-	default:
-		*out, err = s.e.codec.Encode(*out, pkg)
-	}
+	kind, err := w.encodeLocked(out, pkg)
 	if err == nil && len(*out)-start > s.e.opts.MaxPackageSize {
 		err = fmt.Errorf("%w: encoded package is %d bytes, the limit is %d", ErrMessageTooLarge, len(*out)-start, s.e.opts.MaxPackageSize)
 	}
@@ -224,6 +224,31 @@ func (w *writer[T]) writePkg(pkg T, addr net.Addr) error {
 		return &OpError{Op: op, Session: s.id, Addr: s.transportConn().RemoteAddr(), Err: err}
 	}
 	return w.commitLocked(kind, addr)
+}
+
+// encodeLocked appends the encoding of pkg to out (w.mu held). If the
+// codec panics, w.mu is unlocked before the panic goes on (out is left as it
+// was): the recovery of the callback that wrote ends the session, which
+// needs the writer.
+func (w *writer[T]) encodeLocked(out *[]byte, pkg T) (kind MessageKind, err error) {
+	held := true
+	defer func() {
+		if held {
+			w.mu.Unlock() // the codec panicked
+		}
+	}()
+	s := w.sess()
+	kind = Binary
+	switch {
+	case s.msg != nil && s.e.msgCodec != nil:
+		*out, kind, err = s.e.msgCodec.EncodeMessage(*out, pkg)
+	case w.zc != nil:
+		err = w.encodeRefLocked(out, pkg)
+	default:
+		*out, err = s.e.codec.Encode(*out, pkg)
+	}
+	held = false
+	return kind, err
 }
 
 func (w *writer[T]) writeRaw(bufs [][]byte) error {
