@@ -62,9 +62,16 @@ func testPeerResetsDuringQueuedWrites(t *testing.T, env *testutil.Env) {
 	rec.onOpen = func(s *getty.Session[[]byte]) error { started <- s; return nil }
 	_, l := serve(t, env, rec, nil)
 	c := dialRaw(t, l)
+	// A fixed receive buffer: autotuning could grow it (tcp_rmem allows
+	// 32 MiB on some machines) past everything written below.
+	if err := c.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
+		t.Fatal(err)
+	}
 	s := <-started
 	chunk := payload(2, 64<<10)
-	for i := 0; i < 64 && s.Stats().Backlog < 1<<20; i++ {
+	// Up to 16 MiB: more than the server's send buffer may grow to (4 MiB
+	// by tcp_wmem here) and the peer's receive buffer hold.
+	for i := 0; i < 256 && s.Stats().Backlog < 1<<20; i++ {
 		if err := s.Write(chunk); err != nil {
 			t.Fatalf("write %d: %v", i, err)
 		}
