@@ -38,7 +38,7 @@ type endpoint[T any] struct {
 	firstPkg time.Duration
 
 	mu       sync.Mutex             // guards sessions, closed, group
-	sessions map[uint64]*Session[T] // but those on event loops, which their loops' tables hold
+	sessions map[uint64]*Session[T] // but those on event loops, which their loops' tables hold once evStart ran
 	group    *evGroup               // EngineEventLoop
 	// evEnded is called once an event-loop session has finished (set
 	// with group, before any session starts).
@@ -93,12 +93,12 @@ func (e *endpoint[T]) setGroup(g *evGroup, ended func(*evConn)) {
 }
 
 // register adds s to the live sessions. A session of an event loop is
-// listed by the loop's table, from evStart until unregister.
+// listed here while it opens (OnOpen runs before a loop takes it), then by
+// the loop's table, from evStart until unregister: closeAll reaches it
+// throughout.
 func (e *endpoint[T]) register(s *Session[T]) {
 	e.mu.Lock()
-	if !s.onLoop() {
-		e.sessions[s.id] = s
-	}
+	e.sessions[s.id] = s
 	closed := e.closed
 	e.mu.Unlock()
 	if closed != nil {
@@ -121,10 +121,9 @@ func (e *endpoint[T]) opened(s *Session[T]) {
 // endpoint's. It runs once per session, after OnClose.
 func (e *endpoint[T]) unregister(s *Session[T], cause error) {
 	e.mu.Lock()
+	delete(e.sessions, s.id) // an event-loop session that never reached its loop is still here
 	if s.onLoop() {
 		s.evRelease()
-	} else {
-		delete(e.sessions, s.id)
 	}
 	e.counters.bytesIn.Add(s.bytesIn.Load())
 	e.counters.bytesOut.Add(s.bytesOut.Load())

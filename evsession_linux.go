@@ -42,14 +42,18 @@ func (g *evGroup) Close() error {
 func (s *Session[T]) evStart(g *evGroup, ec *evConn) {
 	ec.sess = s
 	s.startTimers()
-	// Under mu, a stop requested meanwhile waits until the descriptor is
-	// registered (tryStop fails to lock, and is retried below), and so
-	// do the events of the descriptor.
+	// Under e.mu the session moves from the endpoint's list, where it
+	// was while it opened, to the loop's table: closeAll, Range and Stats
+	// find it in exactly one of them. Under ec.mu, a stop requested
+	// meanwhile waits until the descriptor is registered (tryStop fails to
+	// lock, and is retried below), and so do the events of the descriptor.
+	s.e.mu.Lock()
 	ec.mu.Lock()
 	ec.set(evStarted)
 	loop := g.Next()
 	slot, err := loop.Add(int(ec.fd), ec)
 	if err == nil {
+		delete(s.e.sessions, s.id)
 		ec.loop, ec.slot = loop, slot
 		ec.set(evRegistered)
 		if ec.has(evWantOut) {
@@ -60,18 +64,15 @@ func (s *Session[T]) evStart(g *evGroup, ec *evConn) {
 		}
 	}
 	ec.mu.Unlock()
+	closed := s.e.closed
+	s.e.mu.Unlock()
 	if err != nil {
 		s.closeWith(&OpError{Op: "read", Session: s.id, Addr: ec.RemoteAddr(), Err: err}, false)
-	}
-	if err == nil {
-		// A server or client closing meanwhile did not find the session
-		// in the loop's table, but set e.closed first.
-		s.e.mu.Lock()
-		closed := s.e.closed
-		s.e.mu.Unlock()
-		if closed != nil {
-			s.closeWith(closed, true)
-		}
+	} else if closed != nil {
+		// The server or client is closing: the close found the session in
+		// the endpoint's list (or register saw e.closed); this is a no-op
+		// then, kept as a safety net.
+		s.closeWith(closed, true)
 	}
 	if ec.has(evStopReq) {
 		ec.tryStop() // closed while opening

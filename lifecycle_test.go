@@ -397,3 +397,51 @@ func TestServeEndsWhenTheListenerCloses(t *testing.T) {
 		}
 	})
 }
+
+// TestCloseReachesASessionInOnOpen checks that Server.Close cancels the
+// context of a session whose OnOpen is still running (on the event-loop
+// engine it runs on the accepting goroutine, before a loop lists the
+// session), instead of waiting for OnOpen to give up by itself.
+func TestCloseReachesASessionInOnOpen(t *testing.T) {
+	forEngines(t, func(t *testing.T, env *testutil.Env) {
+		entered := make(chan struct{})
+		rec := newRecorder(t, false)
+		rec.onOpen = func(s *getty.Session[[]byte]) error {
+			close(entered)
+			select {
+			case <-s.Context().Done(): // an OnOpen calling out with the session's context
+				return s.Context().Err()
+			case <-time.After(10 * time.Second):
+				return errors.New("the session's context was not cancelled")
+			}
+		}
+		srv, err := getty.NewServer(lengthfield.Codec{}, getty.Handler[[]byte](rec), env.ServerOptions(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := env.MustListen(t)
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(l) }()
+		dialRaw(t, l)
+		select {
+		case <-entered:
+		case <-time.After(5 * time.Second):
+			t.Fatal("OnOpen did not run")
+		}
+		closed := make(chan struct{})
+		go func() {
+			srv.Close()
+			close(closed)
+		}()
+		select {
+		case <-closed:
+		case <-time.After(3 * time.Second):
+			t.Error("Close waits for an OnOpen it did not cancel")
+			<-closed
+		}
+		if err := <-served; !errors.Is(err, getty.ErrServerClosed) {
+			t.Errorf("Serve = %v", err)
+		}
+		rec.checkClosedOnce(t)
+	})
+}
