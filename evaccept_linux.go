@@ -83,7 +83,7 @@ func (a *evAcceptor) take(lfd uintptr) bool {
 func (srv *Server[T]) evServe(l Listener, fl fdListener) error {
 	rc, err := fl.SyscallConn()
 	if err != nil {
-		return &OpError{Op: "accept", Addr: l.Addr(), Err: err}
+		return srv.acceptError(l, err) // ErrServerClosed if Shutdown closed l first
 	}
 	a := newEvAcceptor()
 	var backoff time.Duration
