@@ -292,7 +292,14 @@ func newEvConn(c Conn, spare *spareFD) (*evConn, error) {
 		return nil, ferr
 	}
 	// The duplicate shares the original's open file description, which the
-	// runtime made non-blocking.
+	// runtime made non-blocking, unless the caller made it blocking since
+	// (Fd on the connection's File does): the engine's raw system calls
+	// must never wait, so it is made non-blocking again.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd) //nolint:errcheck // the duplicate is discarded; the original is left to the caller
+		spare.restore()
+		return nil, os.NewSyscallError("fcntl", err)
+	}
 	ec := newEvConnFD(fd, peerFromAddr(c.RemoteAddr(), network))
 	err = c.Close()
 	spare.restore()
