@@ -643,6 +643,9 @@ func (w *writer[T]) backlog() int {
 	if w.out != nil {
 		n += len(*w.out)
 	}
+	if w.zc != nil && !w.zc.inflight {
+		n += w.zc.bytes // payloads queued by reference (ZeroCopyReplies)
+	}
 	return n
 }
 
