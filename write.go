@@ -563,8 +563,12 @@ func (w *writer[T]) onWatchdog() {
 	}
 	ws.armed = false
 	ws.timedOut = true
-	w.mu.Unlock()
+	// Under the lock: a batch that completed after the lock was released
+	// would leave a healthy session with a deadline in the past. (A
+	// net.Conn's SetWriteDeadline does not wait for a blocked Write: it
+	// ends it.)
 	w.sess().transportConn().SetWriteDeadline(aLongTimeAgo) //nolint:errcheck // the stalled write fails either way
+	w.mu.Unlock()
 }
 
 // drainClose refuses new writes but from the callbacks still running (a
