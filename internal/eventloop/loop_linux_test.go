@@ -162,36 +162,49 @@ func (c *clockReader) OnEvent(events uint32, buf []byte) {
 	c.got <- [2]int64{now, okv}
 }
 
-func TestGroupClock(t *testing.T) {
+// newClockGroup starts one loop watching a socket whose handler reports
+// the clock; peer is the socket's other end.
+func newClockGroup(t *testing.T) (*Group[*clockReader], *clockReader, int) {
+	t.Helper()
 	g, err := NewGroup[*clockReader](1, 1024)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer g.Close()
+	t.Cleanup(func() { g.Close() })
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Close(fds[0])
-	defer unix.Close(fds[1])
+	t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
 	c := &clockReader{fd: fds[0], g: g, got: make(chan [2]int64, 4)}
 	if _, err := g.Next().Add(fds[0], c); err != nil {
 		t.Fatal(err)
 	}
-	// An idle loop sleeps in epoll_wait: its clock is not offered.
+	return g, c, fds[1]
+}
+
+// waitAsleep waits until every loop of g sleeps (its clock not offered).
+func waitAsleep(t *testing.T, g *Group[*clockReader]) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if _, ok := g.Now(); !ok {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the clock of an idle group is still offered")
+			t.Fatal("an idle loop never sleeps: its clock is still offered")
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+func TestGroupClock(t *testing.T) {
+	g, c, peer := newClockGroup(t)
+	// An idle loop sleeps in epoll_wait: its clock is not offered.
+	waitAsleep(t, g)
 	for range 3 {
 		before := time.Now().UnixNano()
-		if _, err := unix.Write(fds[1], []byte("x")); err != nil {
+		if _, err := unix.Write(peer, []byte("x")); err != nil {
 			t.Fatal(err)
 		}
 		var got [2]int64
@@ -215,21 +228,7 @@ func TestGroupClock(t *testing.T) {
 // signals its threads) is awake for a moment without a batch, and must not
 // offer the time of its last batch (long ago), nor zero before its first.
 func TestGroupClockAfterInterruptedWait(t *testing.T) {
-	g, err := NewGroup[*clockReader](1, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fds[0])
-	defer unix.Close(fds[1])
-	c := &clockReader{fd: fds[0], g: g, got: make(chan [2]int64, 4)}
-	if _, err := g.Next().Add(fds[0], c); err != nil {
-		t.Fatal(err)
-	}
+	g, c, peer := newClockGroup(t)
 	pid := unix.Getpid()
 	signalThreads := func() {
 		tasks, err := os.ReadDir("/proc/self/task")
@@ -246,16 +245,7 @@ func TestGroupClockAfterInterruptedWait(t *testing.T) {
 	// clock it then offers is older than the moment it was seen asleep.
 	check := func(what string) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			if _, ok := g.Now(); !ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the loop never sleeps")
-			}
-			time.Sleep(time.Millisecond)
-		}
+		waitAsleep(t, g)
 		asleep := time.Now().UnixNano()
 		for end := time.Now().Add(500 * time.Millisecond); time.Now().Before(end); {
 			signalThreads()
@@ -267,7 +257,7 @@ func TestGroupClockAfterInterruptedWait(t *testing.T) {
 		}
 	}
 	check("before the first batch")
-	if _, err := unix.Write(fds[1], []byte("x")); err != nil {
+	if _, err := unix.Write(peer, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	select {
